@@ -1,0 +1,116 @@
+"""What a sampler is: a module that picks ``k`` group elements for each input.
+
+Layout: a batch of ``B`` inputs and ``k`` samples gives ``M = B * k`` elements, ordered
+b-major (row ``b * k + j`` is sample ``j`` of input ``b``), so sample ``j`` of graph ``b`` is
+always paired with graph ``b``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lps.fields import FieldType
+from lps.groups import Group, Product, Rigid, masked_centroid
+from lps.groups.orthogonal import Orthogonal
+
+
+@dataclass
+class SamplerOutput:
+    """Sampled elements (batch ``B * k``), auxiliary losses (scalars to add to the training
+    loss, already weighted) and detached diagnostics (scalars)."""
+
+    element: Any
+    aux_losses: dict[str, Tensor] = field(default_factory=dict)
+    diagnostics: dict[str, Tensor] = field(default_factory=dict)
+
+
+def repeat_rows(x: Tensor, k: int) -> Tensor:
+    """(B, ...) -> (B * k, ...), each row repeated ``k`` times in place (b-major)."""
+    return x if k == 1 else x.repeat_interleave(k, 0)
+
+
+def first_of_type(inputs: dict[str, Tensor], types: dict[str, FieldType], ftype: FieldType):
+    """The name of the first input of type ``ftype``, or None."""
+    return next((n for n, t in types.items() if t == ftype), None)
+
+
+def rigid_part(group: Group) -> Orthogonal | None:
+    """The O(d)-type factor of ``group`` (itself or the second factor of a product), or None."""
+    if isinstance(group, Orthogonal):
+        return group
+    if isinstance(group, Product):
+        return group.rigid_group
+    return None
+
+
+class Sampler(nn.Module):
+    """Base class. Subclasses implement :meth:`sample_noise`, :meth:`transform_noise` and
+    :meth:`sample`.
+
+    The noise is everything random that a sample depends on; passing it explicitly
+    (coupled-noise mode) makes a sample a deterministic function of (input, noise). If the
+    noise is transformed with the input by :meth:`transform_noise`, the canonical form
+    does not change, so one sample of a symmetrized model is exactly equivariant.
+    """
+
+    #: True when every sample is the same (canonicalization): the wrapper then uses k = 1.
+    deterministic: bool = False
+
+    def __init__(self, group: Group):
+        super().__init__()
+        self.group = group
+
+    def sample_noise(
+        self,
+        inputs: dict[str, Tensor],
+        types: dict[str, FieldType],
+        mask: Tensor | None,
+        k: int,
+        generator: torch.Generator | None = None,
+    ) -> Any:
+        """Fresh noise for ``k`` samples of each input (batch ``B * k``)."""
+        raise NotImplementedError
+
+    def transform_noise(self, h: Any, noise: Any, k: int) -> Any:
+        """The noise that goes with ``h . x``, for ``h`` a batch of ``B`` elements."""
+        raise NotImplementedError
+
+    def sample(
+        self,
+        inputs: dict[str, Tensor],
+        types: dict[str, FieldType],
+        mask: Tensor | None,
+        k: int,
+        noise: Any,
+        edge_index: Tensor | None = None,
+    ) -> SamplerOutput:
+        """``B * k`` elements for the inputs (each (B, ...)), given the noise."""
+        raise NotImplementedError
+
+    def forward(self, inputs, types, mask, k, noise=None, edge_index=None) -> SamplerOutput:
+        if noise is None:
+            noise = self.sample_noise(inputs, types, mask, k)
+        return self.sample(inputs, types, mask, k, noise, edge_index)
+
+    # Helpers shared by subclasses -------------------------------------------------------
+
+    def translate_to_centroid(
+        self, rigid: Rigid, inputs: dict[str, Tensor], types: dict[str, FieldType],
+        mask: Tensor | None, k: int,
+    ) -> Rigid:
+        """Set the translation of E(d)/SE(d) elements to the centroid of the position field."""
+        group = rigid_part(self.group)
+        if group is None or not group.translations:
+            return rigid
+        name = first_of_type(inputs, types, FieldType.POSITION)
+        if name is None:
+            raise ValueError(
+                f"{self.group.name}: translations are removed by centring a 'position' field, "
+                f"but no input has that type (got {', '.join(f'{n}: {t.value}' for n, t in types.items())})"
+            )
+        centre = masked_centroid(inputs[name].float(), mask)
+        return Rigid(rigid.matrix, repeat_rows(centre, k))

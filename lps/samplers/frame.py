@@ -1,0 +1,220 @@
+"""Frame averaging: elements drawn uniformly from an input-dependent frame.
+
+- O(d)/SO(d)/E(d)/SE(d): the PCA frame. The eigenvectors of the (centred) covariance of all
+  vectors, each sign fixed by the third moment, then mixed by a Haar element of the
+  block-diagonal subgroup of tied eigenvalues: a random sign for a simple eigenvalue, a
+  Haar rotation of the eigenspace for a repeated one (so an isotropic input, such as the
+  vertices of a cube, is averaged over the whole group instead of being given one arbitrary
+  pose).
+- S_n: nodes sorted lexicographically by Laplacian spectral keys (each simple eigenvector
+  with a random sign, the diagonal of the eigenspace projector for a repeated eigenvalue),
+  then by node features, then by a uniform tie-break drawn per node.
+- S_n x O(d): the PCA frame for the rotation; nodes sorted by their canonical coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from lps.fields import FieldType, infer_sizes
+from lps.groups import (
+    Orthogonal,
+    PermRigid,
+    Permutation,
+    Product,
+    Rigid,
+    full_precision,
+    masked_centroid,
+    qr_haar,
+)
+from lps.groups.orthogonal import fix_determinant
+from lps.groups.permutation import Perm
+from lps.samplers.base import Sampler, SamplerOutput, first_of_type, repeat_rows, rigid_part
+
+_QUANT = 1e-4  # sort keys are rounded to this grid so that float noise does not split ties
+
+
+@dataclass
+class FrameNoise:
+    """``gauss`` (M, d, d) for the rotation, ``tiebreak`` (M, N) per node, ``signs`` (M, K)."""
+
+    gauss: Tensor | None = None
+    tiebreak: Tensor | None = None
+    signs: Tensor | None = None
+
+
+def _tie_blocks(evals: Tensor, tol: float) -> Tensor:
+    """(M, d, d) bool: eigenvalues i and j (ascending) lie in the same tied run."""
+    gaps = evals[:, 1:] - evals[:, :-1]
+    scale = evals.abs().amax(-1, keepdim=True).clamp_min(1e-12)
+    new_block = gaps > tol * scale
+    block = torch.cat([torch.zeros_like(new_block[:, :1]), new_block], 1).long().cumsum(1)
+    return block.unsqueeze(2) == block.unsqueeze(1)
+
+
+def _vectors(inputs, types, mask, d) -> tuple[Tensor, Tensor]:
+    """All vectors of the input as (B, P, d) fp32 with weights (B, P): centred positions first."""
+    vecs, weights = [], []
+    node_w = None if mask is None else mask.float()
+    for name, ftype in types.items():
+        x = inputs[name].float()
+        if ftype == FieldType.POSITION:
+            x = (x - masked_centroid(x, mask).unsqueeze(1)).unsqueeze(2)
+        elif ftype != FieldType.NODE_VECTOR:
+            continue
+        b, n, c, _ = x.shape
+        vecs.append(x.reshape(b, n * c, d))
+        w = torch.ones(b, n, device=x.device) if node_w is None else node_w
+        weights.append(w.repeat_interleave(c, 1))
+    if not vecs:
+        raise ValueError(
+            "frame sampler: the PCA frame needs a 'position' or 'node_vector' input; got "
+            + ", ".join(f"{n}: {t.value}" for n, t in types.items())
+        )
+    return torch.cat(vecs, 1), torch.cat(weights, 1)
+
+
+def _lexsort(keys: list[Tensor], first: Tensor) -> Tensor:
+    """(M, N) index sorting rows by ``keys`` (most significant first) after the ``first`` key."""
+    index = torch.argsort(keys[-1], dim=1, stable=True)
+    for key in reversed([first] + keys[:-1]):
+        index = torch.gather(index, 1, torch.argsort(torch.gather(key, 1, index), dim=1, stable=True))
+    return index
+
+
+def _padding_key(mask: Tensor | None, m: int, n: int, device) -> Tensor:
+    if mask is None:
+        return torch.zeros(m, n, device=device)
+    ramp = torch.arange(n, device=device, dtype=torch.float32)
+    return torch.where(mask, 0.0, 1.0 + ramp)
+
+
+class FrameSampler(Sampler):
+    """Frame averaging for S_n, O(d)-type groups and their products.
+
+    Args:
+        tie_tol: relative gap under which two eigenvalues count as tied.
+        num_eigvecs: how many Laplacian eigenvectors give S_n sort keys.
+        adjacency_field: the pair input whose channel 0 is the adjacency (default: the first
+            pair input); without a pair input, S_n frames sort by node features alone.
+    """
+
+    def __init__(
+        self,
+        group,
+        tie_tol: float = 1e-4,
+        num_eigvecs: int = 3,
+        adjacency_field: str | None = None,
+    ):
+        super().__init__(group)
+        if not isinstance(group, (Permutation, Orthogonal, Product)):
+            raise ValueError(f"frame sampler: no frame is defined for group {group.name}")
+        self.tie_tol = tie_tol
+        self.num_eigvecs = num_eigvecs
+        self.adjacency_field = adjacency_field
+
+    # Noise ----------------------------------------------------------------------------
+
+    def sample_noise(self, inputs, types, mask, k, generator=None) -> FrameNoise:
+        batch, num_nodes, _ = infer_sizes(inputs, types)
+        device = next(iter(inputs.values())).device
+        m = batch * k
+        noise = FrameNoise()
+        rigid = rigid_part(self.group)
+        if rigid is not None:
+            noise.gauss = torch.randn(m, rigid.d, rigid.d, device=device, generator=generator)
+        if isinstance(self.group, (Permutation, Product)):
+            noise.tiebreak = torch.rand(m, num_nodes, device=device, generator=generator)
+        if isinstance(self.group, Permutation):
+            coin = torch.rand(m, self.num_eigvecs, device=device, generator=generator)
+            noise.signs = torch.where(coin < 0.5, -1.0, 1.0)
+        return noise
+
+    def transform_noise(self, h, noise: FrameNoise, k: int) -> FrameNoise:
+        if noise.tiebreak is None:
+            return noise
+        perm = h if isinstance(h, Perm) else h.perm
+        rows = Permutation().repeat(perm, k)
+        tie = Permutation().act(rows, noise.tiebreak.unsqueeze(-1), FieldType.NODE).squeeze(-1)
+        return FrameNoise(noise.gauss, tie, noise.signs)
+
+    # Frames ---------------------------------------------------------------------------
+
+    def _rotation(self, inputs, types, mask, k, gauss: Tensor, rigid: Orthogonal) -> Tensor:
+        """(B * k, d, d) frame elements (columns = canonical axes)."""
+        vecs, w = _vectors(inputs, types, mask, rigid.d)
+        cov = torch.einsum("bp,bpi,bpj->bij", w, vecs, vecs)
+        evals, evecs = torch.linalg.eigh(cov)
+        proj = vecs @ evecs  # (B, P, d)
+        skew = (w.unsqueeze(-1) * proj**3).sum(1)
+        evecs = evecs * torch.where(skew < 0, -1.0, 1.0).unsqueeze(1)
+        tied = repeat_rows(_tie_blocks(evals, self.tie_tol), k)
+        mix = qr_haar(gauss * tied)  # block-diagonal Haar: signs, or eigenspace rotations
+        rot = repeat_rows(evecs, k) @ mix
+        return fix_determinant(rot) if rigid.special else rot
+
+    def _graph_keys(self, inputs, types, mask, signs: Tensor, k: int) -> list[Tensor]:
+        """Sort keys (B * k, N), most significant first."""
+        keys: list[Tensor] = []
+        adj_name = self.adjacency_field or first_of_type(inputs, types, FieldType.PAIR)
+        if adj_name is not None:
+            adj = inputs[adj_name][..., 0].float()
+            adj = 0.5 * (adj + adj.transpose(1, 2))
+            deg = adj.sum(-1)
+            lap = torch.diag_embed(deg) - adj
+            if mask is not None:  # push padding eigenvalues above every real one
+                shift = 2 * deg.abs().amax(-1, keepdim=True) + 1.0
+                lap = lap + torch.diag_embed(shift * (~mask).float())
+            evals, evecs = torch.linalg.eigh(lap)
+            n_keys = min(self.num_eigvecs, evals.shape[1])
+            tied = _tie_blocks(evals.clamp_min(0) + 1.0, self.tie_tol).float()
+            proj_diag = (evecs**2) @ tied  # (B, N, N): diagonal of each eigenspace projector
+            w = 1.0 if mask is None else mask.float()
+            for j in range(n_keys):
+                u = evecs[..., j] * w
+                simple = tied[:, j].sum(-1, keepdim=True) < 1.5
+                skew = (u**3).sum(-1, keepdim=True)
+                signed = u * torch.where(skew < 0, -1.0, 1.0)
+                oriented = skew.abs() > self.tie_tol * (u.abs() ** 3).sum(-1, keepdim=True)
+                key = torch.where(simple & oriented, signed, u.abs())
+                key = repeat_rows(torch.where(simple, key, proj_diag[..., j]), k)
+                flip = repeat_rows(simple & oriented, k)  # only an oriented vector has a sign
+                keys.append(torch.where(flip, key * signs[:, j : j + 1], key))
+        for name, ftype in types.items():
+            if ftype == FieldType.NODE:
+                x = repeat_rows(inputs[name].float(), k)
+                keys.extend(x[..., c] for c in range(x.shape[-1]))
+        return [torch.round(key / _QUANT) for key in keys]
+
+    def sample(self, inputs, types, mask, k, noise: FrameNoise, edge_index=None) -> SamplerOutput:
+        device = next(iter(inputs.values())).device
+        rows_mask = None if mask is None else repeat_rows(mask, k)
+        with full_precision(device):
+            rigid_group = rigid_part(self.group)
+            rigid = perm = None
+            if rigid_group is not None:
+                rot = self._rotation(inputs, types, mask, k, noise.gauss.float(), rigid_group)
+                rigid = self.translate_to_centroid(Rigid(rot), inputs, types, mask, k)
+            if isinstance(self.group, Permutation):
+                keys = self._graph_keys(inputs, types, mask, noise.signs, k)
+            elif isinstance(self.group, Product):
+                pos_name = first_of_type(inputs, types, FieldType.POSITION)
+                if pos_name is not None:
+                    pts = repeat_rows(inputs[pos_name].float(), k)
+                else:
+                    vname = first_of_type(inputs, types, FieldType.NODE_VECTOR)
+                    pts = repeat_rows(inputs[vname][:, :, 0].float(), k)
+                canon = rigid_group.act(rigid, pts, FieldType.POSITION, inverse=True)
+                keys = [torch.round(canon[..., c] / _QUANT) for c in range(canon.shape[-1])]
+            if isinstance(self.group, (Permutation, Product)):
+                m, n = noise.tiebreak.shape
+                first = _padding_key(rows_mask, m, n, device)
+                perm = Perm(_lexsort(keys + [noise.tiebreak.float()], first))
+        if isinstance(self.group, Permutation):
+            return SamplerOutput(perm)
+        if isinstance(self.group, Product):
+            return SamplerOutput(PermRigid(perm, rigid))
+        return SamplerOutput(rigid)

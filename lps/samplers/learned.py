@@ -1,0 +1,315 @@
+"""The learned samplers: small equivariant networks fed the input plus invariant noise.
+
+- :class:`LearnedPermutationSampler` (S_n): a GIN (``torch_geometric.nn.GINConv``) on the real
+  nodes and edges gives one score per node; sorting the scores gives the permutation, and a
+  SoftSort + Sinkhorn relaxation carries the gradient (straight-through).
+- :class:`LearnedRigidSampler` (O(d), SO(d), E(d), SE(d) and their products with S_n): an
+  E(n)-equivariant message-passing network on vector and scalar channels. Its pooled vector
+  output is turned into a rotation by Gram-Schmidt; for products its invariant node scores
+  also give a permutation as above.
+
+With ``canonical=True`` the noise is zero and the sampler is deterministic
+(canonicalization); the wrapper then uses a single sample.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import GINConv
+
+from lps.fields import FieldType, infer_sizes
+from lps.groups import (
+    Orthogonal,
+    PermRigid,
+    Permutation,
+    Product,
+    Rigid,
+    full_precision,
+    gram_schmidt,
+)
+from lps.samplers.base import Sampler, SamplerOutput, first_of_type, repeat_rows, rigid_part
+from lps.samplers.relax import scores_to_perm
+
+
+def _mlp(dims: list[int], act=nn.SiLU) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(dims) - 1):
+        layers.append(nn.Linear(dims[i], dims[i + 1]))
+        if i < len(dims) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+def dense_edge_index(adj: Tensor) -> Tensor:
+    """(2, E) edges of a dense adjacency (B, N, N) in the flat layout ``b * N + i``.
+
+    Uses ``nonzero`` (a host sync); pass ``edge_index`` to the model to avoid it.
+    """
+    b, i, j = adj.nonzero(as_tuple=True)
+    n = adj.shape[1]
+    return torch.stack([b * n + i, b * n + j])
+
+
+def repeat_edge_index(edge_index: Tensor, num_nodes: int, k: int) -> Tensor:
+    """Edges of B graphs in the flat layout ``b * N + i`` -> edges of ``B * k`` copies."""
+    if k == 1:
+        return edge_index
+    graph = edge_index[0] // num_nodes
+    base = edge_index + graph * (k - 1) * num_nodes  # copy 0 of graph b starts at b * k * N
+    shift = torch.arange(k, device=edge_index.device) * num_nodes
+    return (base.unsqueeze(-1) + shift).reshape(2, -1)
+
+
+def _concat_fields(inputs, types, names, ftype) -> Tensor | None:
+    names = names if names is not None else [n for n, t in types.items() if t == ftype]
+    parts = [inputs[n].float() for n in names]
+    return torch.cat(parts, -1 if ftype != FieldType.NODE_VECTOR else 2) if parts else None
+
+
+class LearnedPermutationSampler(Sampler):
+    """S_n sampler: GIN scores on node features + uniform noise, sorted in fp32.
+
+    Args:
+        in_dim: channels of the node features fed to the GIN (sum over ``node_fields``).
+        hidden, layers: GIN width and depth.
+        noise_dim: noise channels per node (uniform in [0, 1)).
+        tau: SoftSort temperature. sinkhorn_iters: Sinkhorn iterations.
+        entropy_weight: weight of the soft-permutation entropy added as an auxiliary loss.
+        canonical: zero noise and one sample (canonicalization).
+        node_fields: node inputs fed to the network (default: every node input).
+        adjacency_field: the pair input whose channel 0 gives the edges when no
+            ``edge_index`` is passed (default: the first pair input).
+    """
+
+    def __init__(
+        self,
+        group: Permutation,
+        in_dim: int,
+        hidden: int = 64,
+        layers: int = 3,
+        noise_dim: int = 1,
+        tau: float = 0.1,
+        sinkhorn_iters: int = 10,
+        entropy_weight: float = 0.0,
+        canonical: bool = False,
+        node_fields: list[str] | None = None,
+        adjacency_field: str | None = None,
+    ):
+        super().__init__(group)
+        if not isinstance(group, Permutation):
+            raise ValueError(f"LearnedPermutationSampler acts for S_n, got group {group.name}")
+        self.in_dim, self.noise_dim = in_dim, noise_dim
+        self.tau, self.sinkhorn_iters = tau, sinkhorn_iters
+        self.entropy_weight = entropy_weight
+        self.deterministic = canonical
+        self.node_fields, self.adjacency_field = node_fields, adjacency_field
+        self.embed = nn.Linear(max(in_dim, 1) + noise_dim, hidden)
+        self.convs = nn.ModuleList(
+            GINConv(_mlp([hidden, hidden, hidden], nn.ReLU), train_eps=True) for _ in range(layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
+        self.score = nn.Linear(hidden, 1)
+
+    def sample_noise(self, inputs, types, mask, k, generator=None) -> Tensor:
+        batch, num_nodes, _ = infer_sizes(inputs, types)
+        device = next(iter(inputs.values())).device
+        shape = (batch * k, num_nodes, self.noise_dim)
+        if self.deterministic:
+            return torch.zeros(shape, device=device)
+        return torch.rand(shape, device=device, generator=generator)
+
+    def transform_noise(self, h, noise, k):
+        return self.group.act(self.group.repeat(h, k), noise, FieldType.NODE)
+
+    def node_scores(self, inputs, types, mask, k, noise, edge_index=None) -> Tensor:
+        """(B * k, N) invariant-noise-dependent, permutation-equivariant node scores."""
+        batch, n, _ = infer_sizes(inputs, types)
+        feats = _concat_fields(inputs, types, self.node_fields, FieldType.NODE)
+        if feats is None:
+            feats = torch.ones(batch, n, 1, device=noise.device)
+        if feats.shape[-1] != max(self.in_dim, 1):
+            raise ValueError(
+                f"LearnedPermutationSampler: node features have {feats.shape[-1]} channels, "
+                f"but the sampler was built with in_dim={self.in_dim}"
+            )
+        if edge_index is None:
+            adj_name = self.adjacency_field or first_of_type(inputs, types, FieldType.PAIR)
+            if adj_name is None:
+                raise ValueError(
+                    "LearnedPermutationSampler: needs edges; pass edge_index or a pair input "
+                    "(adjacency in channel 0)"
+                )
+            edge_index = dense_edge_index(inputs[adj_name][..., 0] != 0)
+        edges = repeat_edge_index(edge_index, n, k)
+        x = torch.cat([repeat_rows(feats, k), noise.to(feats.dtype)], -1)
+        h = self.embed(x.reshape(batch * k * n, -1).to(self.embed.weight.dtype))
+        for conv, norm in zip(self.convs, self.norms):
+            h = h + torch.relu(conv(norm(h), edges))
+        return self.score(h).view(batch * k, n)
+
+    def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
+        scores = self.node_scores(inputs, types, mask, k, noise, edge_index)
+        rows_mask = None if mask is None else repeat_rows(mask, k)
+        perm, entropy = scores_to_perm(scores, rows_mask, self.tau, self.sinkhorn_iters)
+        return _perm_output(perm, entropy, self.entropy_weight, k)
+
+
+def _perm_output(perm, entropy, weight, k, rigid: Rigid | None = None) -> SamplerOutput:
+    aux, diag = {}, {}
+    if entropy is not None:
+        diag["perm_entropy"] = entropy.detach()
+        if weight:
+            aux["perm_entropy"] = weight * entropy
+    if k > 1:
+        idx = perm.index.view(-1, k, perm.index.shape[1])
+        diag["perm_spread"] = (idx != idx[:, :1]).any(-1).float().mean().detach()
+    element = perm if rigid is None else PermRigid(perm, rigid)
+    return SamplerOutput(element, aux, diag)
+
+
+class LearnedRigidSampler(Sampler):
+    """O(d)-type (and S_n x O(d)-type) sampler: an equivariant network + Gram-Schmidt.
+
+    Inputs used: the first ``position`` input (centred), every ``node_vector`` input (its
+    channels), every ``node`` input as invariant scalars and every ``pair`` input as
+    invariant edge features. Noise: one Gaussian vector per node (scale ``noise_scale``).
+    The network runs on all pairs of real nodes (cost O(N^2) per sample).
+
+    Args:
+        scalar_dim: total channels of the node inputs. vector_dim: total channels of the
+            node_vector inputs. pair_dim: total channels of the pair inputs.
+        hidden: scalar width; vector_hidden: vector channels; layers: depth.
+    """
+
+    def __init__(
+        self,
+        group: Orthogonal | Product,
+        scalar_dim: int = 0,
+        vector_dim: int = 0,
+        pair_dim: int = 0,
+        hidden: int = 32,
+        vector_hidden: int = 8,
+        layers: int = 2,
+        noise_scale: float = 1.0,
+        tau: float = 0.1,
+        sinkhorn_iters: int = 10,
+        entropy_weight: float = 0.0,
+        canonical: bool = False,
+    ):
+        super().__init__(group)
+        rigid = rigid_part(group)
+        if rigid is None:
+            raise ValueError(f"LearnedRigidSampler needs an O(d)-type group, got {group.name}")
+        self.d = rigid.d
+        self.scalar_dim, self.vector_dim, self.pair_dim = scalar_dim, vector_dim, pair_dim
+        self.noise_scale = noise_scale
+        self.tau, self.sinkhorn_iters, self.entropy_weight = tau, sinkhorn_iters, entropy_weight
+        self.deterministic = canonical
+        has_pos = True  # a position channel is always reserved (zero when there is none)
+        cv0 = int(has_pos) + vector_dim + 1
+        self.embed = _mlp([scalar_dim + cv0 * cv0, hidden, hidden])
+        self.layers = nn.ModuleList()
+        cv = cv0
+        for _ in range(layers):
+            layer = nn.ModuleDict(
+                {
+                    "msg": _mlp([2 * hidden + cv + pair_dim, hidden, hidden]),
+                    "upd": _mlp([2 * hidden, hidden, hidden]),
+                    "gate": nn.Linear(hidden, vector_hidden),
+                    "mix": nn.Linear(cv, vector_hidden, bias=False),
+                    "mix_rel": nn.Linear(cv, vector_hidden, bias=False),
+                }
+            )
+            self.layers.append(layer)
+            cv = vector_hidden
+        self.frame = nn.Linear(cv, self.d, bias=False)
+        self.score = nn.Linear(hidden, 1) if isinstance(group, Product) else None
+
+    def sample_noise(self, inputs, types, mask, k, generator=None) -> Tensor:
+        batch, num_nodes, _ = infer_sizes(inputs, types)
+        device = next(iter(inputs.values())).device
+        shape = (batch * k, num_nodes, 1, self.d)
+        if self.deterministic:
+            return torch.zeros(shape, device=device)
+        return self.noise_scale * torch.randn(shape, device=device, generator=generator)
+
+    def transform_noise(self, h, noise, k):
+        return self.group.act(self.group.repeat(h, k), noise, FieldType.NODE_VECTOR)
+
+    def network(self, inputs, types, mask, k, noise) -> tuple[Tensor, Tensor]:
+        """Invariant node features (M, N, H) and equivariant vector channels (M, N, C, d)."""
+        batch, n, _ = infer_sizes(inputs, types)
+        m = batch * k
+        device = noise.device
+        pos_name = first_of_type(inputs, types, FieldType.POSITION)
+        if pos_name is not None:
+            from lps.groups import masked_centroid
+
+            pos = inputs[pos_name].float()
+            pos = pos - masked_centroid(pos, mask).unsqueeze(1)
+        else:
+            pos = torch.zeros(batch, n, self.d, device=device)
+        chans = [pos.unsqueeze(2)]
+        vec = _concat_fields(inputs, types, None, FieldType.NODE_VECTOR)
+        if vec is not None:
+            chans.append(vec)
+        if sum(c.shape[2] for c in chans) != 1 + self.vector_dim:
+            raise ValueError(
+                f"LearnedRigidSampler: node_vector inputs have "
+                f"{sum(c.shape[2] for c in chans) - 1} channels, expected vector_dim={self.vector_dim}"
+            )
+        vectors = torch.cat([repeat_rows(torch.cat(chans, 2), k), noise.float()], 2)  # (M,N,C,d)
+        scalars = _concat_fields(inputs, types, None, FieldType.NODE)
+        pair = _concat_fields(inputs, types, None, FieldType.PAIR)
+        for what, x, want in (("node", scalars, self.scalar_dim), ("pair", pair, self.pair_dim)):
+            got = 0 if x is None else x.shape[-1]
+            if got != want:
+                raise ValueError(
+                    f"LearnedRigidSampler: {what} inputs have {got} channels, expected {want}"
+                )
+        gram = vectors @ vectors.transpose(-1, -2)  # (M, N, C, C): O(d)-invariant
+        feats = [gram.flatten(2)]
+        if scalars is not None:
+            feats.insert(0, repeat_rows(scalars, k))
+        dtype = self.frame.weight.dtype
+        vectors = vectors.to(dtype)
+        h = self.embed(torch.cat(feats, -1).to(dtype))
+        rows_mask = torch.ones(m, n, dtype=torch.bool, device=device)
+        if mask is not None:
+            rows_mask = repeat_rows(mask, k)
+        pair_w = (rows_mask.unsqueeze(2) & rows_mask.unsqueeze(1)).to(dtype)
+        pair_w = pair_w * (1 - torch.eye(n, device=device))
+        denom = pair_w.sum(-1, keepdim=True).clamp_min(1.0)  # (M, N, 1)
+        pair_rep = None if pair is None else repeat_rows(pair, k).to(dtype)
+        for layer in self.layers:
+            rel = vectors.unsqueeze(2) - vectors.unsqueeze(1)  # (M, N, N, C, d)
+            dist = (rel**2).sum(-1)  # (M, N, N, C)
+            parts = [h.unsqueeze(2).expand(-1, -1, n, -1), h.unsqueeze(1).expand(-1, n, -1, -1)]
+            parts.append(dist)
+            if pair_rep is not None:
+                parts.append(pair_rep)
+            msg = layer["msg"](torch.cat(parts, -1)) * pair_w.unsqueeze(-1)  # (M, N, N, H)
+            h = h + layer["upd"](torch.cat([h, msg.sum(2) / denom], -1))
+            gate = layer["gate"](msg)  # (M, N, N, C')
+            rel_mixed = layer["mix_rel"](rel.transpose(-1, -2)).transpose(-1, -2)  # (M,N,N,C',d)
+            agg = (gate.unsqueeze(-1) * rel_mixed).sum(2) / denom.unsqueeze(-1)
+            vectors = layer["mix"](vectors.transpose(-1, -2)).transpose(-1, -2) + agg
+        return h, vectors
+
+    def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
+        rows_mask = None if mask is None else repeat_rows(mask, k)
+        h, vectors = self.network(inputs, types, mask, k, noise)
+        w = 1.0 if rows_mask is None else rows_mask.to(vectors.dtype)[..., None, None]
+        count = vectors.shape[1] if rows_mask is None else rows_mask.sum(1)[:, None, None]
+        pooled = (vectors * w).sum(1) / count  # (M, C, d)
+        frame_vectors = self.frame(pooled.transpose(1, 2))  # (M, d, d): columns are vectors
+        rigid_group = rigid_part(self.group)
+        with full_precision(frame_vectors.device):
+            rot = gram_schmidt(frame_vectors.float(), special=rigid_group.special)
+        rigid = self.translate_to_centroid(Rigid(rot), inputs, types, mask, k)
+        if self.score is None:
+            return SamplerOutput(rigid)
+        scores = self.score(h).squeeze(-1)
+        perm, entropy = scores_to_perm(scores, rows_mask, self.tau, self.sinkhorn_iters)
+        return _perm_output(perm, entropy, self.entropy_weight, k, rigid)

@@ -1,0 +1,231 @@
+"""The wrapper: phi(x) = mean_j g_j . f(g_j^-1 . x) with g_j ~ p(g | x), j = 1..k.
+
+The base model runs once on all ``B * k`` canonicalized copies (b-major: row ``b * k + j`` is
+sample ``j`` of input ``b``); outputs are mapped back by their declared field types and
+averaged over the sample axis.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lps.fields import FieldType, check_field, check_mask, infer_sizes, parse_field_types
+from lps.groups import Group, get_group
+from lps.samplers import Sampler, build_sampler, repeat_rows
+
+_SINGLE = "__output__"
+
+
+@dataclass
+class SymmetrizedOutput:
+    """What a symmetrized model returns.
+
+    Attributes:
+        prediction: the averaged output: a tensor, or a dict for several output fields.
+        aux_losses: weighted scalar losses from the sampler, to add to the training loss.
+        diagnostics: detached scalars (soft-permutation entropy, sample spread, ...).
+        samples: per-sample outputs with shape (B, k, ...) when requested, else None.
+        element: the sampled group elements (batch B * k) when requested, else None.
+    """
+
+    prediction: Tensor | dict[str, Tensor]
+    aux_losses: dict[str, Tensor] = field(default_factory=dict)
+    diagnostics: dict[str, Tensor] = field(default_factory=dict)
+    samples: Tensor | dict[str, Tensor] | None = None
+    element: Any = None
+
+    @property
+    def aux_loss(self) -> Tensor | float:
+        """The sum of the auxiliary losses (0.0 when there are none)."""
+        return sum(self.aux_losses.values()) if self.aux_losses else 0.0
+
+
+class Symmetrized(nn.Module):
+    """A base model made equivariant by averaging over sampled group elements.
+
+    Call it with the input fields as keyword arguments (each (B, ...)), plus optionally
+    ``mask`` (B, N) bool, ``edge_index`` (2, E) in the flat layout ``b * N + i``, ``noise``
+    (coupled-noise mode: from :meth:`sample_noise`), ``n_samples`` and ``return_samples``.
+    """
+
+    def __init__(
+        self,
+        base_model: nn.Module,
+        group: Group,
+        sampler: Sampler,
+        inputs: dict[str, FieldType],
+        outputs: dict[str, FieldType],
+        n_samples: int = 1,
+        n_samples_eval: int | None = None,
+        validate: bool = True,
+        pass_mask: bool | None = None,
+    ):
+        super().__init__()
+        self.base_model = base_model
+        self.group = group
+        self.sampler = sampler
+        self.input_types = inputs
+        self.output_types = outputs
+        for name, ftype in {**inputs, **{k: v for k, v in outputs.items()}}.items():
+            group.check_acts_on(name, ftype)
+        for name, n in (("n_samples", n_samples), ("n_samples_eval", n_samples_eval)):
+            if n is not None and (not isinstance(n, int) or n < 1):
+                raise ValueError(f"{name} must be a positive integer, got {n!r}")
+        self.n_samples = n_samples
+        self.n_samples_eval = n_samples_eval if n_samples_eval is not None else n_samples
+        self.validate = validate
+        if pass_mask is None:
+            try:
+                params = inspect.signature(base_model.forward).parameters
+                pass_mask = "mask" in params or any(
+                    p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()
+                )
+            except (TypeError, ValueError):
+                pass_mask = False
+        self.pass_mask = pass_mask
+
+    def num_samples(self, n_samples: int | None = None) -> int:
+        """The k used for a call: 1 for deterministic samplers, else the train/eval setting."""
+        if self.sampler.deterministic:
+            return 1
+        if n_samples is not None:
+            return n_samples
+        return self.n_samples if self.training else self.n_samples_eval
+
+    def _check(self, fields: dict[str, Tensor], mask: Tensor | None) -> None:
+        missing = [n for n in self.input_types if n not in fields]
+        extra = [n for n in fields if n not in self.input_types]
+        if missing or extra:
+            raise ValueError(
+                f"inputs: expected fields {sorted(self.input_types)}, missing {missing}, "
+                f"unexpected {extra}"
+            )
+        batch, num_nodes, _ = infer_sizes(fields, self.input_types)
+        dim = getattr(self.group, "d", None)
+        for name, ftype in self.input_types.items():
+            check_field(name, fields[name], ftype, batch, num_nodes, dim)
+            x = fields[name]
+            if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+                raise ValueError(f"field {name!r}: contains NaN or infinite values")
+        if mask is not None:
+            if num_nodes is None:
+                raise ValueError("mask: given, but no input has a node axis")
+            check_mask(mask, batch, num_nodes)
+
+    def sample_noise(self, mask: Tensor | None = None, n_samples: int | None = None, **fields):
+        """Fresh sampler noise for these inputs (coupled-noise mode)."""
+        k = self.num_samples(n_samples)
+        return self.sampler.sample_noise(fields, self.input_types, mask, k)
+
+    def transform_noise(self, h: Any, noise: Any, n_samples: int | None = None) -> Any:
+        """The noise that goes with ``h . x``, for ``h`` a batch of B group elements."""
+        return self.sampler.transform_noise(h, noise, self.num_samples(n_samples))
+
+    def forward(
+        self,
+        mask: Tensor | None = None,
+        edge_index: Tensor | None = None,
+        noise: Any = None,
+        n_samples: int | None = None,
+        return_samples: bool = False,
+        **fields: Tensor,
+    ) -> SymmetrizedOutput:
+        if self.validate:
+            self._check(fields, mask)
+        k = self.num_samples(n_samples)
+        batch = next(iter(fields.values())).shape[0]
+        out = self.sampler(fields, self.input_types, mask, k, noise, edge_index)
+        g = out.element
+        canon = {
+            name: self.group.act(g, repeat_rows(x, k), self.input_types[name], inverse=True)
+            for name, x in fields.items()
+        }
+        kwargs = dict(canon)
+        if self.pass_mask:
+            kwargs["mask"] = None if mask is None else repeat_rows(mask, k)
+        raw = self.base_model(**kwargs)
+        raw_dict = self._as_dict(raw)
+        samples = {}
+        for name, ftype in self.output_types.items():
+            y = self.group.act(g, raw_dict[name], ftype)
+            samples[name] = y.view(batch, k, *y.shape[1:])
+        prediction = {name: y.mean(1) for name, y in samples.items()}
+        single = list(self.output_types) == [_SINGLE]
+        unwrap = (lambda d: d[_SINGLE]) if single else (lambda d: d)
+        return SymmetrizedOutput(
+            prediction=unwrap(prediction),
+            aux_losses=out.aux_losses,
+            diagnostics=out.diagnostics,
+            samples=unwrap(samples) if return_samples else None,
+            element=g if return_samples else None,
+        )
+
+    def _as_dict(self, raw: Any) -> dict[str, Tensor]:
+        if isinstance(raw, Tensor):
+            if list(self.output_types) != [_SINGLE]:
+                raise ValueError(
+                    f"base model returned one tensor, but outputs declare {list(self.output_types)}"
+                )
+            return {_SINGLE: raw}
+        if isinstance(raw, dict):
+            missing = [n for n in self.output_types if n not in raw]
+            if missing or list(self.output_types) == [_SINGLE]:
+                raise ValueError(
+                    f"base model returned keys {sorted(raw)}, outputs declare "
+                    f"{[n for n in self.output_types if n != _SINGLE] or 'a single tensor'}"
+                )
+            return raw
+        raise TypeError(f"base model must return a Tensor or a dict of Tensors, got {type(raw)}")
+
+
+def symmetrize(
+    base_model: nn.Module,
+    group: str | Group,
+    inputs: dict[str, str | FieldType],
+    outputs: str | FieldType | dict[str, str | FieldType],
+    sampler: str | Sampler = "haar",
+    n_samples: int = 1,
+    n_samples_eval: int | None = None,
+    validate: bool = True,
+    pass_mask: bool | None = None,
+    **sampler_kwargs: Any,
+) -> Symmetrized:
+    """Wrap ``base_model`` so that it is equivariant (in expectation) to ``group``.
+
+    Args:
+        base_model: any module called as ``base_model(**fields[, mask=mask])`` on the
+            canonicalized fields (batch ``B * k``), returning a tensor or a dict of tensors.
+        group: a group or its name (``"S_n"``, ``"SO(3)"``, ``"S_n x E(3)"``, ``"C4"``, ...).
+        inputs: ``{name: field type}`` of the keyword inputs, e.g. ``{"x": "node"}``.
+        outputs: the output's field type, or ``{name: type}`` for a dict output.
+        sampler: ``"haar"``, ``"frame"``, ``"canonical"``, ``"learned"``, or a ``Sampler``.
+        n_samples: k in training; ``n_samples_eval``: k in eval mode (default: the same).
+        validate: check shapes, masks and NaNs on every call (host syncs; turn off for speed).
+        **sampler_kwargs: passed to :func:`lps.samplers.build_sampler` for named samplers.
+
+    Returns:
+        a :class:`Symmetrized` module whose forward returns a :class:`SymmetrizedOutput`.
+    """
+    group = get_group(group)
+    input_types = parse_field_types(inputs, "inputs")
+    if isinstance(outputs, dict):
+        output_types = parse_field_types(outputs, "outputs")
+    else:
+        output_types = {_SINGLE: FieldType.parse(outputs, "outputs")}
+    if isinstance(sampler, str):
+        sampler = build_sampler(sampler, group, **sampler_kwargs)
+    elif sampler_kwargs:
+        raise ValueError(
+            f"sampler keyword arguments {sorted(sampler_kwargs)} given with a built sampler"
+        )
+    if sampler.group.name != group.name:
+        raise ValueError(f"sampler is for group {sampler.group.name}, the wrapper for {group.name}")
+    return Symmetrized(
+        base_model, group, sampler, input_types, output_types, n_samples, n_samples_eval,
+        validate, pass_mask,
+    )
