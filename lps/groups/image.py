@@ -79,8 +79,8 @@ class ImageRotation(Group):
             cos, sin = torch.cos(angle).float(), torch.sin(angle).float()
             # affine_grid maps output coordinates to input ones: use the inverse rotation.
             theta = torch.zeros(x.shape[0], 2, 3, device=x.device)
-            theta[:, 0, 0], theta[:, 0, 1] = cos, sin
-            theta[:, 1, 0], theta[:, 1, 1] = -sin, cos
+            theta[:, 0, 0], theta[:, 0, 1] = cos, -sin
+            theta[:, 1, 0], theta[:, 1, 1] = sin, cos
             grid = F.affine_grid(theta, list(x.shape), align_corners=False)
             out = F.grid_sample(x.float(), grid, mode="bilinear", align_corners=False)
         return out.to(x.dtype)
