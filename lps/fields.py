@@ -40,7 +40,9 @@ class FieldType(str, Enum):
             return cls(value)
         except ValueError:
             valid = ", ".join(repr(f.value) for f in cls)
-            raise ValueError(f"{name}: unknown field type {value!r}; expected one of {valid}") from None
+            raise ValueError(
+                f"{name}: unknown field type {value!r}; expected one of {valid}"
+            ) from None
 
 
 #: Minimum number of dimensions of a tensor of each type (``invariant`` accepts (B,) too).
@@ -67,7 +69,9 @@ SHAPES = {
 def parse_field_types(spec: dict[str, str | FieldType], what: str) -> dict[str, FieldType]:
     """Parse a ``{name: type}`` mapping, naming the offending entry on error."""
     if not isinstance(spec, dict) or not spec:
-        raise ValueError(f"{what}: expected a non-empty mapping of name -> field type, got {spec!r}")
+        raise ValueError(
+            f"{what}: expected a non-empty mapping of name -> field type, got {spec!r}"
+        )
     return {k: FieldType.parse(v, f"{what}[{k!r}]") for k, v in spec.items()}
 
 
@@ -107,9 +111,14 @@ def check_field(
             )
         if ftype == FieldType.PAIR and shape[1] != shape[2]:
             raise ValueError(
-                f"field {name!r} (pair): the two node axes differ; shape {shape}, expected {expected}"
+                f"field {name!r} (pair): the two node axes differ; shape {shape}, "
+                f"expected {expected}"
             )
-    if dim is not None and ftype in (FieldType.NODE_VECTOR, FieldType.POSITION) and shape[-1] != dim:
+    if (
+        dim is not None
+        and ftype in (FieldType.NODE_VECTOR, FieldType.POSITION)
+        and shape[-1] != dim
+    ):
         raise ValueError(
             f"field {name!r} ({ftype.value}): last axis is {shape[-1]}, but the group acts in "
             f"d={dim}; shape {shape}, expected {expected} with d={dim}"
@@ -121,7 +130,9 @@ def check_mask(mask: Tensor, batch: int, num_nodes: int) -> None:
     if mask.dtype != torch.bool:
         raise ValueError(f"mask: expected dtype torch.bool, got {mask.dtype}")
     if tuple(mask.shape) != (batch, num_nodes):
-        raise ValueError(f"mask: got shape {tuple(mask.shape)}, expected (B, N) = {(batch, num_nodes)}")
+        raise ValueError(
+            f"mask: got shape {tuple(mask.shape)}, expected (B, N) = {(batch, num_nodes)}"
+        )
     counts = mask.sum(1)
     if bool((counts == 0).any()):
         bad = int((counts == 0).nonzero()[0, 0])
@@ -142,8 +153,12 @@ def infer_sizes(
     batch = num_nodes = dim = None
     for name, ftype in types.items():
         x = inputs[name]
+        if not isinstance(x, Tensor):
+            raise TypeError(f"field {name!r}: expected a torch.Tensor, got {type(x).__name__}")
         if x.dim() == 0:
-            raise ValueError(f"field {name!r} ({ftype.value}): got a scalar, expected {SHAPES[ftype]}")
+            raise ValueError(
+                f"field {name!r} ({ftype.value}): got a scalar, expected {SHAPES[ftype]}"
+            )
         batch = x.shape[0] if batch is None else batch
         if ftype in (FieldType.NODE, FieldType.PAIR, FieldType.NODE_VECTOR, FieldType.POSITION):
             num_nodes = x.shape[1] if num_nodes is None else num_nodes

@@ -71,8 +71,11 @@ class Symmetrized(nn.Module):
         self.sampler = sampler
         self.input_types = inputs
         self.output_types = outputs
-        for name, ftype in {**inputs, **{k: v for k, v in outputs.items()}}.items():
+        # Inputs and outputs separately: an output named like an input must not hide it.
+        for name, ftype in inputs.items():
             group.check_acts_on(name, ftype)
+        for name, ftype in outputs.items():
+            group.check_acts_on("output" if name == _SINGLE else name, ftype)
         for name, n in (("n_samples", n_samples), ("n_samples_eval", n_samples_eval)):
             if n is not None and (not isinstance(n, int) or n < 1):
                 raise ValueError(f"{name} must be a positive integer, got {n!r}")
@@ -91,6 +94,8 @@ class Symmetrized(nn.Module):
 
     def num_samples(self, n_samples: int | None = None) -> int:
         """The k used for a call: 1 for deterministic samplers, else the train/eval setting."""
+        if n_samples is not None and (not isinstance(n_samples, int) or n_samples < 1):
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
         if self.sampler.deterministic:
             return 1
         if n_samples is not None:
@@ -226,6 +231,13 @@ def symmetrize(
     if sampler.group.name != group.name:
         raise ValueError(f"sampler is for group {sampler.group.name}, the wrapper for {group.name}")
     return Symmetrized(
-        base_model, group, sampler, input_types, output_types, n_samples, n_samples_eval,
-        validate, pass_mask,
+        base_model,
+        group,
+        sampler,
+        input_types,
+        output_types,
+        n_samples,
+        n_samples_eval,
+        validate,
+        pass_mask,
     )

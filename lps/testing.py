@@ -279,7 +279,12 @@ def audit(
                 continue
             base = FlatMLP(in_shapes, out_shapes, hidden=32).to(dtype)
             model = symmetrize(
-                base, group, types, out_types, sname, n_samples=n_samples,
+                base,
+                group,
+                types,
+                out_types,
+                sname,
+                n_samples=n_samples,
                 **_sampler_kwargs(sname, group, fields, types),
             ).to(dtype)
             model.eval()

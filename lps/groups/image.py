@@ -101,6 +101,8 @@ def smooth_disc_images(
         for fy in range(3):
             amp = torch.randn(batch, channels, 2, generator=generator) / (1 + fx + fy)
             phase = math.pi * (fx * xx + fy * yy)
-            img = img + amp[..., :1, None] * torch.cos(phase) + amp[..., 1:, None] * torch.sin(phase)
-    disc = torch.exp(-((xx**2 + yy**2) / 0.35) ** 4)  # smooth fall-off well inside the disc
+            img = (
+                img + amp[..., :1, None] * torch.cos(phase) + amp[..., 1:, None] * torch.sin(phase)
+            )
+    disc = torch.exp(-(((xx**2 + yy**2) / 0.35) ** 4))  # smooth fall-off well inside the disc
     return img * disc

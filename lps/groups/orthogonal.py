@@ -18,7 +18,7 @@ from lps.groups.base import Group, full_precision
 
 @dataclass
 class Rigid:
-    """A batch of rotations/reflections ``matrix`` (M, d, d) with optional ``translation`` (M, d)."""
+    """A batch of rotations/reflections ``matrix`` (M, d, d), optional ``translation`` (M, d)."""
 
     matrix: Tensor
     translation: Tensor | None = None
@@ -97,9 +97,7 @@ class Orthogonal(Group):
     def random_element(self, m, num_nodes=None, mask=None, device="cpu", generator=None) -> Rigid:
         g = self.haar(m, num_nodes, mask, device, generator)
         if self.translations:
-            g.translation = torch.randn(
-                m, self.d, device=g.matrix.device, generator=generator
-            )
+            g.translation = torch.randn(m, self.d, device=g.matrix.device, generator=generator)
         return g
 
     def compose(self, g: Rigid, h: Rigid) -> Rigid:
@@ -113,11 +111,12 @@ class Orthogonal(Group):
             return Rigid(rot, t)
 
     def inverse(self, g: Rigid) -> Rigid:
-        rot = g.matrix.transpose(1, 2)
-        t = None
-        if g.translation is not None:
-            t = -(rot @ g.translation.unsqueeze(-1)).squeeze(-1)
-        return Rigid(rot, t)
+        with full_precision(g.matrix.device):  # else autocast makes the translation bf16
+            rot = g.matrix.transpose(1, 2)
+            t = None
+            if g.translation is not None:
+                t = -(rot @ g.translation.unsqueeze(-1)).squeeze(-1)
+            return Rigid(rot, t)
 
     def repeat(self, g: Rigid, k: int) -> Rigid:
         t = None if g.translation is None else g.translation.repeat_interleave(k, 0)
@@ -168,8 +167,13 @@ def gram_schmidt(vectors: Tensor, special: bool = False, eps: float = 1e-6) -> T
         for i in range(d):
             u = v[..., i]
             cand = eye  # (M, d, d): candidate fallbacks, one per column
+            # Project twice ("twice is enough"): one pass leaves components of size
+            # eps * |v_i| along earlier columns, which dominate after normalising a nearly
+            # dependent column (orthogonality errors up to 1e-1 for ill-conditioned inputs).
+            for _ in range(2):
+                for q in cols:
+                    u = u - (u * q).sum(-1, keepdim=True) * q
             for q in cols:
-                u = u - (u * q).sum(-1, keepdim=True) * q
                 cand = cand - q.unsqueeze(-1) * (q.unsqueeze(-2) @ cand)
             norm = u.norm(dim=-1, keepdim=True)
             cand_norm = cand.norm(dim=-2)  # (M, d)

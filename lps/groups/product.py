@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from torch import Tensor
 
 from lps.fields import FieldType
@@ -72,5 +71,3 @@ class Product(Group):
         # The factors commute on every field type, so the order only matters for rounding.
         out = self.perm_group.act(g.perm, x, ftype, inverse)
         return self.rigid_group.act(g.rigid, out, ftype, inverse)
-
-

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from lps.fields import FieldType
-from lps.groups import Group, Product, Rigid, masked_centroid
+from lps.groups import Group, Product, Rigid, full_precision, masked_centroid
 from lps.groups.orthogonal import Orthogonal
 
 
@@ -94,13 +94,22 @@ class Sampler(nn.Module):
     def forward(self, inputs, types, mask, k, noise=None, edge_index=None) -> SamplerOutput:
         if noise is None:
             noise = self.sample_noise(inputs, types, mask, k)
-        return self.sample(inputs, types, mask, k, noise, edge_index)
+        # The sampler network is small; under autocast its bf16 rounding is amplified by the
+        # sort (ties, swapped near-ties) and by Gram-Schmidt (ill-conditioned frames) into
+        # O(1) equivariance errors, so it runs in full precision like the group math.
+        device = next(iter(inputs.values())).device
+        with full_precision(device):
+            return self.sample(inputs, types, mask, k, noise, edge_index)
 
     # Helpers shared by subclasses -------------------------------------------------------
 
     def translate_to_centroid(
-        self, rigid: Rigid, inputs: dict[str, Tensor], types: dict[str, FieldType],
-        mask: Tensor | None, k: int,
+        self,
+        rigid: Rigid,
+        inputs: dict[str, Tensor],
+        types: dict[str, FieldType],
+        mask: Tensor | None,
+        k: int,
     ) -> Rigid:
         """Set the translation of E(d)/SE(d) elements to the centroid of the position field."""
         group = rigid_part(self.group)
@@ -110,7 +119,9 @@ class Sampler(nn.Module):
         if name is None:
             raise ValueError(
                 f"{self.group.name}: translations are removed by centring a 'position' field, "
-                f"but no input has that type (got {', '.join(f'{n}: {t.value}' for n, t in types.items())})"
+                "but no input has that type (got "
+                + ", ".join(f"{n}: {t.value}" for n, t in types.items())
+                + ")"
             )
         centre = masked_centroid(inputs[name].float(), mask)
         return Rigid(rigid.matrix, repeat_rows(centre, k))

@@ -34,7 +34,7 @@ from lps.groups.orthogonal import fix_determinant
 from lps.groups.permutation import Perm
 from lps.samplers.base import Sampler, SamplerOutput, first_of_type, repeat_rows, rigid_part
 
-_QUANT = 1e-4  # sort keys are rounded to this grid so that float noise does not split ties
+_QUANT = 1e-4  # sort keys closer than this count as tied, so that float noise does not split ties
 
 
 @dataclass
@@ -81,8 +81,23 @@ def _lexsort(keys: list[Tensor], first: Tensor) -> Tensor:
     """(M, N) index sorting rows by ``keys`` (most significant first) after the ``first`` key."""
     index = torch.argsort(keys[-1], dim=1, stable=True)
     for key in reversed([first] + keys[:-1]):
-        index = torch.gather(index, 1, torch.argsort(torch.gather(key, 1, index), dim=1, stable=True))
+        index = torch.gather(
+            index, 1, torch.argsort(torch.gather(key, 1, index), dim=1, stable=True)
+        )
     return index
+
+
+def _tie_ranks(key: Tensor, tol: float = _QUANT) -> Tensor:
+    """(M, N) dense ranks of ``key`` per row, values closer than ``tol`` (chained) sharing one.
+
+    Rounding to a fixed grid would split a tie whose value sits on a rounding boundary (e.g.
+    ``1/32 / 1e-4 = 312.5``), differently for a relabelled copy; ranking the sorted gaps does
+    not depend on where the values fall.
+    """
+    sorted_key, order = torch.sort(key, dim=1)
+    gaps = (sorted_key[:, 1:] - sorted_key[:, :-1] > tol).float()
+    step = torch.cat([torch.zeros_like(sorted_key[:, :1]), gaps], 1)
+    return torch.empty_like(step).scatter_(1, order, step.cumsum(1))
 
 
 def _padding_key(mask: Tensor | None, m: int, n: int, device) -> Tensor:
@@ -187,7 +202,7 @@ class FrameSampler(Sampler):
             if ftype == FieldType.NODE:
                 x = repeat_rows(inputs[name].float(), k)
                 keys.extend(x[..., c] for c in range(x.shape[-1]))
-        return [torch.round(key / _QUANT) for key in keys]
+        return [_tie_ranks(key) for key in keys]
 
     def sample(self, inputs, types, mask, k, noise: FrameNoise, edge_index=None) -> SamplerOutput:
         device = next(iter(inputs.values())).device
@@ -208,7 +223,7 @@ class FrameSampler(Sampler):
                     vname = first_of_type(inputs, types, FieldType.NODE_VECTOR)
                     pts = repeat_rows(inputs[vname][:, :, 0].float(), k)
                 canon = rigid_group.act(rigid, pts, FieldType.POSITION, inverse=True)
-                keys = [torch.round(canon[..., c] / _QUANT) for c in range(canon.shape[-1])]
+                keys = [_tie_ranks(canon[..., c]) for c in range(canon.shape[-1])]
             if isinstance(self.group, (Permutation, Product)):
                 m, n = noise.tiebreak.shape
                 first = _padding_key(rows_mask, m, n, device)

@@ -61,6 +61,23 @@ def repeat_edge_index(edge_index: Tensor, num_nodes: int, k: int) -> Tensor:
     return (base.unsqueeze(-1) + shift).reshape(2, -1)
 
 
+def random_walk_features(adj: Tensor, steps: int) -> Tensor:
+    """(B, N, steps) return probabilities ``diag(P^t)``, t = 1..steps, ``P = D^-1 A``.
+
+    Permutation-equivariant structural node features with no sign or basis ambiguity; unlike
+    1-WL colours they see cycle lengths (a node on a triangle returns in 3 steps). Computed in
+    fp32 with dense products, O(steps N^3) per graph. ``adj`` is (B, N, N); padding rows are 0.
+    """
+    with full_precision(adj.device):
+        a = adj.float()
+        walk = a / a.sum(-1, keepdim=True).clamp_min(1.0)
+        power, feats = walk, []
+        for _ in range(steps):
+            feats.append(torch.diagonal(power, dim1=1, dim2=2))
+            power = power @ walk
+        return torch.stack(feats, -1)
+
+
 def _concat_fields(inputs, types, names, ftype) -> Tensor | None:
     names = names if names is not None else [n for n, t in types.items() if t == ftype]
     parts = [inputs[n].float() for n in names]
@@ -79,7 +96,12 @@ class LearnedPermutationSampler(Sampler):
         canonical: zero noise and one sample (canonicalization).
         node_fields: node inputs fed to the network (default: every node input).
         adjacency_field: the pair input whose channel 0 gives the edges when no
-            ``edge_index`` is passed (default: the first pair input).
+            ``edge_index`` is passed and the random-walk features (default: the first pair
+            input).
+        walk_steps: number of random-walk return probabilities appended to the node
+            features (:func:`random_walk_features`); 0 disables them. They let the sampler
+            tell apart nodes that 1-WL (and so the GIN alone) cannot, so that far fewer ties
+            are left to the noise.
     """
 
     def __init__(
@@ -95,6 +117,7 @@ class LearnedPermutationSampler(Sampler):
         canonical: bool = False,
         node_fields: list[str] | None = None,
         adjacency_field: str | None = None,
+        walk_steps: int = 0,
     ):
         super().__init__(group)
         if not isinstance(group, Permutation):
@@ -104,7 +127,8 @@ class LearnedPermutationSampler(Sampler):
         self.entropy_weight = entropy_weight
         self.deterministic = canonical
         self.node_fields, self.adjacency_field = node_fields, adjacency_field
-        self.embed = nn.Linear(max(in_dim, 1) + noise_dim, hidden)
+        self.walk_steps = walk_steps
+        self.embed = nn.Linear(max(in_dim, 1) + walk_steps + noise_dim, hidden)
         self.convs = nn.ModuleList(
             GINConv(_mlp([hidden, hidden, hidden], nn.ReLU), train_eps=True) for _ in range(layers)
         )
@@ -112,12 +136,16 @@ class LearnedPermutationSampler(Sampler):
         self.score = nn.Linear(hidden, 1)
 
     def sample_noise(self, inputs, types, mask, k, generator=None) -> Tensor:
+        """(B * k, N, noise_dim + 1): the network's noise (zero when canonical), then the
+        per-node tie-break used only when sorting."""
         batch, num_nodes, _ = infer_sizes(inputs, types)
         device = next(iter(inputs.values())).device
-        shape = (batch * k, num_nodes, self.noise_dim)
+        noise = torch.rand(
+            batch * k, num_nodes, self.noise_dim + 1, device=device, generator=generator
+        )
         if self.deterministic:
-            return torch.zeros(shape, device=device)
-        return torch.rand(shape, device=device, generator=generator)
+            noise[..., : self.noise_dim] = 0.0
+        return noise
 
     def transform_noise(self, h, noise, k):
         return self.group.act(self.group.repeat(h, k), noise, FieldType.NODE)
@@ -133,16 +161,19 @@ class LearnedPermutationSampler(Sampler):
                 f"LearnedPermutationSampler: node features have {feats.shape[-1]} channels, "
                 f"but the sampler was built with in_dim={self.in_dim}"
             )
+        adj_name = self.adjacency_field or first_of_type(inputs, types, FieldType.PAIR)
+        if adj_name is None and (edge_index is None or self.walk_steps):
+            raise ValueError(
+                "LearnedPermutationSampler: needs a pair input (adjacency in channel 0)"
+                + (" for walk_steps > 0" if self.walk_steps else " or an edge_index")
+            )
+        if self.walk_steps:
+            walks = random_walk_features(inputs[adj_name][..., 0] != 0, self.walk_steps)
+            feats = torch.cat([feats.float(), walks], -1)
         if edge_index is None:
-            adj_name = self.adjacency_field or first_of_type(inputs, types, FieldType.PAIR)
-            if adj_name is None:
-                raise ValueError(
-                    "LearnedPermutationSampler: needs edges; pass edge_index or a pair input "
-                    "(adjacency in channel 0)"
-                )
             edge_index = dense_edge_index(inputs[adj_name][..., 0] != 0)
         edges = repeat_edge_index(edge_index, n, k)
-        x = torch.cat([repeat_rows(feats, k), noise.to(feats.dtype)], -1)
+        x = torch.cat([repeat_rows(feats, k), noise[..., : self.noise_dim].to(feats.dtype)], -1)
         h = self.embed(x.reshape(batch * k * n, -1).to(self.embed.weight.dtype))
         for conv, norm in zip(self.convs, self.norms):
             h = h + torch.relu(conv(norm(h), edges))
@@ -151,7 +182,9 @@ class LearnedPermutationSampler(Sampler):
     def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
         scores = self.node_scores(inputs, types, mask, k, noise, edge_index)
         rows_mask = None if mask is None else repeat_rows(mask, k)
-        perm, entropy = scores_to_perm(scores, rows_mask, self.tau, self.sinkhorn_iters)
+        perm, entropy = scores_to_perm(
+            scores, rows_mask, self.tau, self.sinkhorn_iters, tiebreak=noise[..., -1]
+        )
         return _perm_output(perm, entropy, self.entropy_weight, k)
 
 
@@ -226,19 +259,31 @@ class LearnedRigidSampler(Sampler):
         self.frame = nn.Linear(cv, self.d, bias=False)
         self.score = nn.Linear(hidden, 1) if isinstance(group, Product) else None
 
-    def sample_noise(self, inputs, types, mask, k, generator=None) -> Tensor:
+    def sample_noise(self, inputs, types, mask, k, generator=None) -> tuple[Tensor, Tensor]:
+        """Gaussian vectors (B * k, N, 1, d) (zero when canonical) and a per-node tie-break
+        (B * k, N) for sorting the permutation scores of product groups."""
         batch, num_nodes, _ = infer_sizes(inputs, types)
         device = next(iter(inputs.values())).device
         shape = (batch * k, num_nodes, 1, self.d)
+        vectors = self.noise_scale * torch.randn(shape, device=device, generator=generator)
         if self.deterministic:
-            return torch.zeros(shape, device=device)
-        return self.noise_scale * torch.randn(shape, device=device, generator=generator)
+            vectors = torch.zeros_like(vectors)
+        tiebreak = torch.rand(batch * k, num_nodes, device=device, generator=generator)
+        return vectors, tiebreak
 
     def transform_noise(self, h, noise, k):
-        return self.group.act(self.group.repeat(h, k), noise, FieldType.NODE_VECTOR)
+        vectors, tiebreak = noise
+        rows = self.group.repeat(h, k)
+        vectors = self.group.act(rows, vectors, FieldType.NODE_VECTOR)
+        perm_group = self.group.perm_group if isinstance(self.group, Product) else None
+        if perm_group is not None:
+            perm = perm_group.repeat(h.perm, k)
+            tiebreak = perm_group.act(perm, tiebreak.unsqueeze(-1), FieldType.NODE).squeeze(-1)
+        return vectors, tiebreak
 
-    def network(self, inputs, types, mask, k, noise) -> tuple[Tensor, Tensor]:
-        """Invariant node features (M, N, H) and equivariant vector channels (M, N, C, d)."""
+    def network(self, inputs, types, mask, k, noise: Tensor) -> tuple[Tensor, Tensor]:
+        """Invariant node features (M, N, H) and equivariant vector channels (M, N, C, d),
+        given the noise vectors (M, N, 1, d)."""
         batch, n, _ = infer_sizes(inputs, types)
         m = batch * k
         device = noise.device
@@ -257,7 +302,8 @@ class LearnedRigidSampler(Sampler):
         if sum(c.shape[2] for c in chans) != 1 + self.vector_dim:
             raise ValueError(
                 f"LearnedRigidSampler: node_vector inputs have "
-                f"{sum(c.shape[2] for c in chans) - 1} channels, expected vector_dim={self.vector_dim}"
+                f"{sum(c.shape[2] for c in chans) - 1} channels, "
+                f"expected vector_dim={self.vector_dim}"
             )
         vectors = torch.cat([repeat_rows(torch.cat(chans, 2), k), noise.float()], 2)  # (M,N,C,d)
         scalars = _concat_fields(inputs, types, None, FieldType.NODE)
@@ -279,7 +325,7 @@ class LearnedRigidSampler(Sampler):
         if mask is not None:
             rows_mask = repeat_rows(mask, k)
         pair_w = (rows_mask.unsqueeze(2) & rows_mask.unsqueeze(1)).to(dtype)
-        pair_w = pair_w * (1 - torch.eye(n, device=device))
+        pair_w = pair_w * (1 - torch.eye(n, device=device, dtype=dtype))
         denom = pair_w.sum(-1, keepdim=True).clamp_min(1.0)  # (M, N, 1)
         pair_rep = None if pair is None else repeat_rows(pair, k).to(dtype)
         for layer in self.layers:
@@ -299,7 +345,8 @@ class LearnedRigidSampler(Sampler):
 
     def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
         rows_mask = None if mask is None else repeat_rows(mask, k)
-        h, vectors = self.network(inputs, types, mask, k, noise)
+        noise_vectors, tiebreak = noise
+        h, vectors = self.network(inputs, types, mask, k, noise_vectors)
         w = 1.0 if rows_mask is None else rows_mask.to(vectors.dtype)[..., None, None]
         count = vectors.shape[1] if rows_mask is None else rows_mask.sum(1)[:, None, None]
         pooled = (vectors * w).sum(1) / count  # (M, C, d)
@@ -311,5 +358,7 @@ class LearnedRigidSampler(Sampler):
         if self.score is None:
             return SamplerOutput(rigid)
         scores = self.score(h).squeeze(-1)
-        perm, entropy = scores_to_perm(scores, rows_mask, self.tau, self.sinkhorn_iters)
+        perm, entropy = scores_to_perm(
+            scores, rows_mask, self.tau, self.sinkhorn_iters, tiebreak=tiebreak
+        )
         return _perm_output(perm, entropy, self.entropy_weight, k, rigid)

@@ -49,7 +49,7 @@ def softsort(scores: Tensor, index: Tensor, mask: Tensor | None, tau: float) -> 
 
 
 def sinkhorn(log_alpha: Tensor, iters: int) -> Tensor:
-    """Doubly-stochastic matrix from log-weights (M, N, N) by ``iters`` row/column normalisations."""
+    """Doubly-stochastic matrix from log-weights (M, N, N): ``iters`` row/column normalisations."""
     for _ in range(iters):
         log_alpha = log_alpha - torch.logsumexp(log_alpha, dim=2, keepdim=True)
         log_alpha = log_alpha - torch.logsumexp(log_alpha, dim=1, keepdim=True)
@@ -65,21 +65,36 @@ def row_entropy(soft: Tensor, mask: Tensor | None) -> Tensor:
     return (ent * w).sum() / w.sum().clamp_min(1.0)
 
 
+#: Size of the random tie-break added to L2-normalised scores before sorting.
+TIE_BREAK = 1e-6
+
+
 def scores_to_perm(
     scores: Tensor,
     mask: Tensor | None,
     tau: float = 0.1,
     sinkhorn_iters: int = 10,
     relax: bool = True,
+    tiebreak: Tensor | None = None,
 ) -> tuple[Perm, Tensor | None]:
     """Hard permutation from node scores (M, N), with a straight-through soft matrix.
+
+    Scores are first L2-normalised over the real nodes (a positive rescaling: the order is
+    kept and ``tau`` becomes a relative temperature). ``tiebreak`` (M, N), uniform in [0, 1)
+    and attached to the nodes, is added times :data:`TIE_BREAK` before sorting: nodes whose
+    scores tie (up to float rounding), such as 1-WL-equivalent nodes under zero noise, are
+    then ordered at random instead of by their input index, which would leak the input
+    order into a supposedly invariant model.
 
     Returns the element (``index`` from sorting in fp32, ``soft`` = Sinkhorn(SoftSort) when
     ``relax`` and gradients are on) and the mean row entropy of the soft matrix (or None).
     """
     with full_precision(scores.device):
         s = scores.float()
-        index = sort_scores(s.detach(), mask)
+        real = s if mask is None else s * mask
+        s = s / real.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        key = s.detach() if tiebreak is None else s.detach() + TIE_BREAK * tiebreak.float()
+        index = sort_scores(key, mask)
         if not (relax and torch.is_grad_enabled() and s.requires_grad):
             return Perm(index), None
         soft = sinkhorn(softsort(s, index, mask, tau), sinkhorn_iters)

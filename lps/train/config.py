@@ -1,0 +1,200 @@
+"""Typed experiment configs: YAML files validated against dataclasses with OmegaConf.
+
+``load_config("configs/x.yaml", ["run_dir=/tmp/r", "trainer.max_steps=10"])`` merges, in
+order, the defaults below, the YAML file and the dotted overrides; an unknown key or a value
+of the wrong type is reported with its full dotted name before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+
+@dataclass
+class DataConfig:
+    """Where the examples come from and how they are batched."""
+
+    name: str = "exp"  # exp | nbody
+    root: Optional[str] = None  # data directory (cache for generated sets)
+    max_nodes: int = 64  # graphs are padded to this many nodes
+    batch_size: int = 32
+    eval_batch_size: int = 100
+    num_workers: int = 0
+    num_train: Optional[int] = None  # use only the first num_train training examples
+
+
+@dataclass
+class ModelConfig:
+    """The base model (backbone) that is symmetrized."""
+
+    backbone: str = "mlp"  # mlp | gin_id | vit | transformer | gnn
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.0
+    heads: int = 4  # transformer/vit attention heads
+    patch_size: int = 4  # vit: patch size in pixels (graph nodes)
+    vit_name: str = "vit_small_patch16_224"  # vit: timm architecture name
+    pretrained: Optional[str] = None  # vit: local weights file (.safetensors, .bin, .pth)
+
+
+@dataclass
+class SymmetryConfig:
+    """The group, how elements are sampled, and the sampler network."""
+
+    group: str = "S_n"
+    sampler: str = "learned"  # learned | canonical | haar | frame
+    n_samples: int = 1  # k in training
+    n_samples_eval: int = 10  # k in validation and test
+    hidden: int = 64  # learned sampler width
+    layers: int = 3  # learned sampler depth
+    noise_dim: int = 1  # S_n: noise channels per node
+    walk_steps: int = 0  # S_n: random-walk return probabilities fed to the sampler
+    noise_scale: float = 1.0  # O(d): scale of the Gaussian noise vectors
+    tau: float = 0.1  # SoftSort temperature
+    sinkhorn_iters: int = 10
+    entropy_weight: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with separate settings for pretrained backbone parameters and new ones."""
+
+    lr: float = 1e-3  # new parameters (sampler, heads, projections) and non-pretrained models
+    lr_backbone: Optional[float] = None  # pretrained backbone (default: lr)
+    weight_decay: float = 0.0
+    weight_decay_backbone: Optional[float] = None  # default: weight_decay
+    warmup_steps: int = 0
+    schedule: str = "cosine"  # constant | cosine | linear (decay after warm-up)
+    grad_clip: float = 1.0  # max global grad norm; 0 disables
+
+
+@dataclass
+class TrainerConfig:
+    """The loop: steps, precision, evaluation, checkpoints, logging."""
+
+    max_steps: int = 1000
+    grad_accum: int = 1
+    mixed_precision: str = "no"  # no | bf16 | fp16
+    eval_every: int = 200
+    checkpoint_every: int = 500
+    keep_last: int = 2
+    log_every: int = 20
+    seed: int = 0
+    tracker: str = "tensorboard"  # tensorboard | none | any accelerate tracker name
+    cpu: bool = False  # force CPU even when a GPU is present
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    """The final evaluation."""
+
+    seeds: int = 3  # repeated evaluations with different sampling seeds: mean and std
+    equivariance_batches: int = 1  # test batches used to measure the equivariance error
+
+
+@dataclass
+class RunConfig:
+    """One experiment."""
+
+    task: str = "exp_classify"
+    run_dir: Optional[str] = None  # default: runs/<task>-<timestamp>
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    symmetry: SymmetryConfig = field(default_factory=SymmetryConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit :class:`RunConfig`."""
+
+
+#: The config used by ``lps train`` without a path (shipped inside the package).
+DEFAULT_CONFIG = "exp_classify.yaml"
+
+_CHOICES = {
+    "symmetry.sampler": ("learned", "canonical", "haar", "frame"),
+    "optim.schedule": ("constant", "cosine", "linear"),
+    "trainer.mixed_precision": ("no", "bf16", "fp16"),
+}
+
+
+def packaged_config(name: str = DEFAULT_CONFIG) -> Path:
+    """Path of a config shipped in ``lps/configs``."""
+    path = resources.files("lps") / "configs" / name
+    if not path.is_file():
+        available = sorted(p.name for p in (resources.files("lps") / "configs").iterdir())
+        raise ConfigError(f"no packaged config {name!r}; available: {', '.join(available)}")
+    return Path(str(path))
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> DictConfig:
+    """Defaults <- YAML file <- ``key=value`` overrides, validated; returns a read-only config."""
+    schema = OmegaConf.structured(RunConfig)
+    path = packaged_config() if path is None else Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        file_cfg = OmegaConf.load(path)
+    except Exception as err:  # yaml errors carry the line
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from err
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(
+                f"override {item!r} is not of the form key=value (e.g. trainer.max_steps=10)"
+            )
+    try:
+        cfg = OmegaConf.merge(schema, file_cfg, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None)
+        raise ConfigError(
+            f"config {str(path)!r}: {key or ''}: {err.msg if hasattr(err, 'msg') else err}"
+        ) from None
+    check_config(cfg)
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Value checks the types alone cannot express."""
+    for key, choices in _CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in choices:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+    positive = (
+        "data.batch_size",
+        "data.eval_batch_size",
+        "data.max_nodes",
+        "symmetry.n_samples",
+        "symmetry.n_samples_eval",
+        "trainer.max_steps",
+        "trainer.grad_accum",
+        "trainer.eval_every",
+        "trainer.checkpoint_every",
+        "trainer.keep_last",
+        "eval.seeds",
+    )
+    for key in positive:
+        value = OmegaConf.select(cfg, key)
+        if value is None or value < 1:
+            raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
+    if cfg.optim.lr <= 0:
+        raise ConfigError(f"optim.lr: must be positive, got {cfg.optim.lr}")
+
+
+def to_yaml(cfg: DictConfig) -> str:
+    """The resolved config as YAML."""
+    return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def to_dict(cfg: DictConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]

@@ -1,0 +1,84 @@
+"""``lps evaluate``: reload a run's weights and evaluate them, without its optimizer state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+
+from lps.train.checkpoint import RunDirError, atomic_write_json, latest_checkpoint
+from lps.train.config import load_config
+from lps.train.loop import split_metrics, summary_line
+from lps.train.tasks import get_task
+
+
+def load_model_weights(model: torch.nn.Module, checkpoint: Path) -> None:
+    """Load ``model.safetensors`` (or ``pytorch_model.bin``, weights only) from a checkpoint."""
+    st, pt = checkpoint / "model.safetensors", checkpoint / "pytorch_model.bin"
+    if st.is_file():
+        from safetensors.torch import load_file
+
+        state = load_file(str(st))
+    elif pt.is_file():
+        state = torch.load(pt, map_location="cpu", weights_only=True)
+    else:
+        raise RunDirError(
+            f"checkpoint {str(checkpoint)!r} has no model.safetensors or pytorch_model.bin"
+        )
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RunDirError(
+            f"checkpoint {str(checkpoint)!r} does not fit the model of its config: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+
+
+def find_checkpoint(run_dir: Path, checkpoint: str | None = None) -> Path:
+    """The given checkpoint, else ``checkpoints/best``, else the latest step checkpoint."""
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if not path.is_dir():
+            path = run_dir / "checkpoints" / checkpoint
+        if not path.is_dir():
+            raise RunDirError(
+                f"checkpoint {checkpoint!r} not found (looked in {run_dir / 'checkpoints'})"
+            )
+        return path
+    best = run_dir / "checkpoints" / "best"
+    if best.is_dir():
+        return best
+    latest = latest_checkpoint(run_dir)
+    if latest is None:
+        raise RunDirError(f"run_dir {str(run_dir)!r} has no checkpoint to evaluate")
+    return latest
+
+
+def evaluate_run(
+    run_dir: Path, overrides: list[str] = (), checkpoint: str | None = None, write: bool = True
+) -> dict[str, Any]:
+    """Evaluate a finished (or interrupted) run on val and test; writes ``eval.json``."""
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise RunDirError(f"{str(run_dir)!r} is not a run directory (no config.yaml)")
+    cfg = load_config(cfg_path, list(overrides))
+    task = get_task(cfg.task)
+    accelerator = Accelerator(cpu=cfg.trainer.cpu, mixed_precision=cfg.trainer.mixed_precision)
+    model = task.build_model(cfg)
+    ckpt = find_checkpoint(run_dir, checkpoint)
+    load_model_weights(model, ckpt)
+    data, collate = task.datasets(cfg), task.collate(cfg)
+    loaders = {
+        split: DataLoader(data[split], cfg.data.eval_batch_size, shuffle=False, collate_fn=collate)
+        for split in ("val", "test")
+    }
+    model = accelerator.prepare(model)
+    loaders = dict(zip(loaders, accelerator.prepare(*loaders.values())))
+    results = split_metrics(accelerator, cfg, task, model, loaders)
+    results = {"task": cfg.task, "checkpoint": str(ckpt), **results}
+    if write and accelerator.is_main_process:
+        atomic_write_json(run_dir / "eval.json", results)
+    accelerator.print(summary_line(task, cfg, results))
+    return results
