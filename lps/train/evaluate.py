@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
 from lps.train.checkpoint import RunDirError, atomic_write_json, latest_checkpoint
 from lps.train.config import load_config
-from lps.train.loop import split_metrics, summary_line
+from lps.train.loop import make_accelerator, split_metrics, summary_line
 from lps.train.tasks import get_task
 
 
@@ -65,7 +64,7 @@ def evaluate_run(
         raise RunDirError(f"{str(run_dir)!r} is not a run directory (no config.yaml)")
     cfg = load_config(cfg_path, list(overrides))
     task = get_task(cfg.task)
-    accelerator = Accelerator(cpu=cfg.trainer.cpu, mixed_precision=cfg.trainer.mixed_precision)
+    accelerator = make_accelerator(cfg)
     model = task.build_model(cfg)
     ckpt = find_checkpoint(run_dir, checkpoint)
     load_model_weights(model, ckpt)

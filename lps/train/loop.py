@@ -71,6 +71,17 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
+def make_accelerator(cfg: DictConfig, **kwargs: Any) -> Accelerator:
+    """The Accelerator for a config. Without CUDA it is put in CPU mode explicitly: only then
+    does accelerate start gloo under ``torchrun``/``accelerate launch`` (otherwise every
+    process would believe it is alone and they would all write the same run directory)."""
+    return Accelerator(
+        cpu=cfg.trainer.cpu or not torch.cuda.is_available(),
+        mixed_precision=cfg.trainer.mixed_precision,
+        **kwargs,
+    )
+
+
 def default_run_dir(cfg: DictConfig) -> str:
     return str(Path("runs") / f"{cfg.task}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
 
@@ -119,16 +130,18 @@ def evaluate(
 ) -> dict[str, float]:
     """Metrics of ``model`` on a whole split (gathered across processes), k = ``n_samples``.
 
-    The sampling noise comes from a forked RNG seeded with ``seed``, so evaluation does not
-    disturb the training random streams.
+    The sampling noise of each batch is seeded with ``seed`` plus the batch's *global*
+    index (accelerate hands process p the batches p, p + P, ...), so every example gets the
+    same noise whatever the number of processes, and the metrics of a P-process evaluation
+    equal those of one process. The RNG is forked: training streams are not disturbed.
     """
     was_training = model.training
     model.eval()
     preds, targets = [], []
     devices = [accelerator.device] if accelerator.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed + 1000 * accelerator.process_index)
-        for batch in loader:
+        for j, batch in enumerate(loader):
+            torch.manual_seed(seed + j * accelerator.num_processes + accelerator.process_index)
             out = model(**task.inputs(batch), n_samples=n_samples)
             p, t = accelerator.gather_for_metrics((out.prediction.float(), task.targets(batch)))
             preds.append(p.cpu())
@@ -158,9 +171,8 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
     task = get_task(cfg.task)
     t = cfg.trainer
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
-    accelerator = Accelerator(
-        cpu=t.cpu,
-        mixed_precision=t.mixed_precision,
+    accelerator = make_accelerator(
+        cfg,
         gradient_accumulation_steps=t.grad_accum,
         log_with=None if t.tracker == "none" else t.tracker,
         project_dir=str(Path(cfg.run_dir) / "logs"),
@@ -297,7 +309,7 @@ def split_metrics(accelerator, cfg, task, model, loaders: dict[str, Any]) -> dic
     results: dict[str, Any] = {}
     for split, loader in loaders.items():
         runs = [
-            evaluate(accelerator, model, loader, task, k, seed=10_000 + s)
+            evaluate(accelerator, model, loader, task, k, seed=10_000 + 100_003 * s)
             for s in range(cfg.eval.seeds)
         ]
         results[split] = {

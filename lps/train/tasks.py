@@ -164,3 +164,6 @@ def get_task(name: str) -> Task:
 def move(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     """Move every tensor of a batch to ``device``."""
     return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
+
+
+import lps.train.nbody_task  # noqa: E402, F401  (registers TASKS["nbody"]; it imports this module)
