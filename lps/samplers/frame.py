@@ -33,8 +33,9 @@ from lps.groups import (
 from lps.groups.orthogonal import fix_determinant
 from lps.groups.permutation import Perm
 from lps.samplers.base import Sampler, SamplerOutput, first_of_type, repeat_rows, rigid_part
+from lps.samplers.relax import lexsort, tie_ranks
 
-_QUANT = 1e-4  # sort keys closer than this count as tied, so that float noise does not split ties
+_QUANT = 1e-4  # frame keys closer than this count as tied (float noise must not split ties)
 
 
 @dataclass
@@ -75,29 +76,6 @@ def _vectors(inputs, types, mask, d) -> tuple[Tensor, Tensor]:
             + ", ".join(f"{n}: {t.value}" for n, t in types.items())
         )
     return torch.cat(vecs, 1), torch.cat(weights, 1)
-
-
-def _lexsort(keys: list[Tensor], first: Tensor) -> Tensor:
-    """(M, N) index sorting rows by ``keys`` (most significant first) after the ``first`` key."""
-    index = torch.argsort(keys[-1], dim=1, stable=True)
-    for key in reversed([first] + keys[:-1]):
-        index = torch.gather(
-            index, 1, torch.argsort(torch.gather(key, 1, index), dim=1, stable=True)
-        )
-    return index
-
-
-def _tie_ranks(key: Tensor, tol: float = _QUANT) -> Tensor:
-    """(M, N) dense ranks of ``key`` per row, values closer than ``tol`` (chained) sharing one.
-
-    Rounding to a fixed grid would split a tie whose value sits on a rounding boundary (e.g.
-    ``1/32 / 1e-4 = 312.5``), differently for a relabelled copy; ranking the sorted gaps does
-    not depend on where the values fall.
-    """
-    sorted_key, order = torch.sort(key, dim=1)
-    gaps = (sorted_key[:, 1:] - sorted_key[:, :-1] > tol).float()
-    step = torch.cat([torch.zeros_like(sorted_key[:, :1]), gaps], 1)
-    return torch.empty_like(step).scatter_(1, order, step.cumsum(1))
 
 
 def _padding_key(mask: Tensor | None, m: int, n: int, device) -> Tensor:
@@ -202,7 +180,7 @@ class FrameSampler(Sampler):
             if ftype == FieldType.NODE:
                 x = repeat_rows(inputs[name].float(), k)
                 keys.extend(x[..., c] for c in range(x.shape[-1]))
-        return [_tie_ranks(key) for key in keys]
+        return [tie_ranks(key, _QUANT) for key in keys]
 
     def sample(self, inputs, types, mask, k, noise: FrameNoise, edge_index=None) -> SamplerOutput:
         device = next(iter(inputs.values())).device
@@ -223,11 +201,11 @@ class FrameSampler(Sampler):
                     vname = first_of_type(inputs, types, FieldType.NODE_VECTOR)
                     pts = repeat_rows(inputs[vname][:, :, 0].float(), k)
                 canon = rigid_group.act(rigid, pts, FieldType.POSITION, inverse=True)
-                keys = [_tie_ranks(canon[..., c]) for c in range(canon.shape[-1])]
+                keys = [tie_ranks(canon[..., c], _QUANT) for c in range(canon.shape[-1])]
             if isinstance(self.group, (Permutation, Product)):
                 m, n = noise.tiebreak.shape
                 first = _padding_key(rows_mask, m, n, device)
-                perm = Perm(_lexsort(keys + [noise.tiebreak.float()], first))
+                perm = Perm(lexsort(keys + [noise.tiebreak.float()], first))
         if isinstance(self.group, Permutation):
             return SamplerOutput(perm)
         if isinstance(self.group, Product):

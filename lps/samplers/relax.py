@@ -15,13 +15,48 @@ from lps.groups import Perm, full_precision
 _PAD = 1e9  # added to padding scores so that padding sorts last, in its own order
 
 
-def sort_scores(scores: Tensor, mask: Tensor | None) -> Tensor:
-    """(M, N) index that sorts the real nodes by increasing score; padding stays at the end."""
+def lexsort(keys: list[Tensor], first: Tensor) -> Tensor:
+    """(M, N) index sorting rows by ``keys`` (most significant first) after the ``first`` key."""
+    index = torch.argsort(keys[-1], dim=1, stable=True)
+    for key in reversed([first] + keys[:-1]):
+        index = torch.gather(
+            index, 1, torch.argsort(torch.gather(key, 1, index), dim=1, stable=True)
+        )
+    return index
+
+
+def tie_ranks(key: Tensor, tol: float) -> Tensor:
+    """(M, N) dense ranks of ``key`` per row, values closer than ``tol`` (chained) sharing one.
+
+    Rounding to a fixed grid would split a tie whose value sits on a rounding boundary (e.g.
+    ``1/32 / 1e-4 = 312.5``), differently for a relabelled copy; ranking the sorted gaps does
+    not depend on where the values fall.
+    """
+    sorted_key, order = torch.sort(key, dim=1)
+    gaps = (sorted_key[:, 1:] - sorted_key[:, :-1] > tol).float()
+    step = torch.cat([torch.zeros_like(sorted_key[:, :1]), gaps], 1)
+    return torch.empty_like(step).scatter_(1, order, step.cumsum(1))
+
+
+def sort_scores(
+    scores: Tensor, mask: Tensor | None, tiebreak: Tensor | None = None, tol: float = 0.0
+) -> Tensor:
+    """(M, N) index sorting the real nodes by increasing score; padding stays at the end.
+
+    With ``tiebreak`` (M, N), scores closer than ``tol`` (chained) count as tied and are
+    ordered by the tie-break, so the result does not depend on the input order of tied nodes
+    nor on float noise below ``tol``.
+    """
     s = scores.float()
-    if mask is not None:
-        ramp = torch.arange(s.shape[1], device=s.device, dtype=s.dtype)
-        s = torch.where(mask, s, _PAD + ramp)
-    return torch.argsort(s, dim=1, stable=True)
+    m, n = s.shape
+    ramp = torch.arange(n, device=s.device, dtype=s.dtype)
+    if tiebreak is None:
+        if mask is not None:
+            s = torch.where(mask, s, _PAD + ramp)
+        return torch.argsort(s, dim=1, stable=True)
+    ranks = tie_ranks(s, tol) if tol > 0 else s
+    first = torch.zeros_like(s) if mask is None else torch.where(mask, 0.0, 1.0 + ramp)
+    return lexsort([ranks, tiebreak.float()], first)
 
 
 def _pair_mask(mask: Tensor | None, m: int, n: int, device) -> tuple[Tensor, Tensor]:
@@ -65,8 +100,8 @@ def row_entropy(soft: Tensor, mask: Tensor | None) -> Tensor:
     return (ent * w).sum() / w.sum().clamp_min(1.0)
 
 
-#: Size of the random tie-break added to L2-normalised scores before sorting.
-TIE_BREAK = 1e-6
+#: L2-normalised scores closer than this (chained) count as tied when sorting.
+TIE_TOL = 1e-5
 
 
 def scores_to_perm(
@@ -80,11 +115,12 @@ def scores_to_perm(
     """Hard permutation from node scores (M, N), with a straight-through soft matrix.
 
     Scores are first L2-normalised over the real nodes (a positive rescaling: the order is
-    kept and ``tau`` becomes a relative temperature). ``tiebreak`` (M, N), uniform in [0, 1)
-    and attached to the nodes, is added times :data:`TIE_BREAK` before sorting: nodes whose
-    scores tie (up to float rounding), such as 1-WL-equivalent nodes under zero noise, are
-    then ordered at random instead of by their input index, which would leak the input
-    order into a supposedly invariant model.
+    kept and ``tau`` becomes a relative temperature). Scores closer than :data:`TIE_TOL`
+    count as tied and are ordered by ``tiebreak`` (M, N), uniform and attached to the nodes:
+    tied nodes, such as 1-WL-equivalent ones under zero noise, are then ordered at random
+    instead of by their input index (which would leak the input order into a supposedly
+    invariant model), and float noise in the scores (summation order differs for a
+    relabelled input) cannot reorder them, so coupled-noise mode stays exact.
 
     Returns the element (``index`` from sorting in fp32, ``soft`` = Sinkhorn(SoftSort) when
     ``relax`` and gradients are on) and the mean row entropy of the soft matrix (or None).
@@ -93,8 +129,7 @@ def scores_to_perm(
         s = scores.float()
         real = s if mask is None else s * mask
         s = s / real.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        key = s.detach() if tiebreak is None else s.detach() + TIE_BREAK * tiebreak.float()
-        index = sort_scores(key, mask)
+        index = sort_scores(s.detach(), mask, tiebreak, TIE_TOL)
         if not (relax and torch.is_grad_enabled() and s.requires_grad):
             return Perm(index), None
         soft = sinkhorn(softsort(s, index, mask, tau), sinkhorn_iters)
