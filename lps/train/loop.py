@@ -287,9 +287,11 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
             if state.step % t.eval_every == 0 or state.step == t.max_steps:
                 val = evaluate(accelerator, model, val_loader, task, k_eval, seed=t.seed)
                 accelerator.log({f"val/{k}": v for k, v in val.items()}, step=state.step)
-                bar.write(
-                    f"step {state.step}: val " + ", ".join(f"{k}={v:.4f}" for k, v in val.items())
-                )
+                if accelerator.is_main_process:
+                    bar.write(
+                        f"step {state.step}: val "
+                        + ", ".join(f"{k}={v:.4f}" for k, v in val.items())
+                    )
                 if _better(val[task.primary], state.best, task.mode):
                     state.best, state.best_step = val[task.primary], state.step
                     save_checkpoint(accelerator, run_dir, "best")
