@@ -44,9 +44,9 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="key=value applied to every run")
     args = parser.parse_args()
     rows, start = [], time.perf_counter()
-    for name in args.configs:
-        accs = []
-        for seed in range(args.seeds):
+    # Seed-major order: seed 0 of every model first, so a partial run still covers them all.
+    for seed in range(args.seeds):
+        for name in args.configs:
             run_dir = Path(args.runs) / f"{name}-seed{seed}"
             cfg = load_config(
                 packaged_config(f"exp_classify_{name}.yaml"),
@@ -62,35 +62,32 @@ def main() -> None:
                 metrics = json.loads((run_dir / "metrics.json").read_text())
             else:
                 metrics = train(cfg, resume=True)
-            acc = metrics["test"]["accuracy"]["mean"]
-            accs.append(acc)
             rows.append(
                 {
                     "config": name,
                     "seed": seed,
-                    "test_accuracy": acc,
+                    "test_accuracy": metrics["test"]["accuracy"]["mean"],
                     "val_accuracy": metrics["val"]["accuracy"]["mean"],
                     "equivariance": metrics["equivariance"],
                     "wall_time_s": metrics["train"]["wall_time_s"],
                     "run_seconds": time.perf_counter() - t0,
                 }
             )
-        t = torch.tensor(accs)
-        print(f"{name}: {100 * t.mean():.1f} +- {100 * t.std(unbiased=False):.1f}", flush=True)
-    result = {
-        "rows": rows,
-        "published": PUBLISHED,
-        "seeds": args.seeds,
-        "overrides": args.overrides,
-        "wall_seconds": time.perf_counter() - start,
-        "device": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "torch": torch.__version__,
-        },
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+            result = {
+                "rows": rows,
+                "published": PUBLISHED,
+                "seeds": args.seeds,
+                "overrides": args.overrides,
+                "wall_seconds": time.perf_counter() - start,
+                "device": {
+                    "cpu": platform.processor() or platform.machine(),
+                    "cores": os.cpu_count(),
+                    "torch": torch.__version__,
+                },
+            }
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+            print(f"{name} seed {seed}: test accuracy {rows[-1]['test_accuracy']:.4f}", flush=True)
     print(markdown(result))
 
 
