@@ -43,7 +43,7 @@ def haar_orthogonal(
 
 def qr_haar(gauss: Tensor, special: bool = False) -> Tensor:
     """Map Gaussian matrices (..., d, d) to Haar orthogonal ones (Mezzadri's sign correction)."""
-    q, r = torch.linalg.qr(gauss.float())
+    q, r = torch.linalg.qr(gauss if gauss.dtype == torch.float64 else gauss.float())
     diag = torch.diagonal(r, dim1=-2, dim2=-1)
     q = q * torch.where(diag < 0, -1.0, 1.0).unsqueeze(-2)
     if special:
@@ -150,7 +150,7 @@ class Orthogonal(Group):
 
 
 def gram_schmidt(vectors: Tensor, special: bool = False, eps: float = 1e-6) -> Tensor:
-    """Orthonormalise the columns of ``vectors`` (M, d, d) in order, in fp32.
+    """Orthonormalise the columns of ``vectors`` (M, d, d) in order, in fp32 (fp64 if given).
 
     Column ``i`` of the result is ``v_i`` minus its projections on the earlier columns,
     normalised. A column that is (near) zero or dependent on the earlier ones, as happens for
@@ -159,7 +159,7 @@ def gram_schmidt(vectors: Tensor, special: bool = False, eps: float = 1e-6) -> T
     ``special`` the last column is negated where needed so that det = +1.
     """
     with full_precision(vectors.device):
-        v = vectors.float()
+        v = vectors if vectors.dtype == torch.float64 else vectors.float()
         d = v.shape[-1]
         eye = torch.eye(d, device=v.device, dtype=v.dtype).expand_as(v)
         scale = v.norm(dim=(-2, -1), keepdim=True).squeeze(-1).clamp_min(1.0)  # (M, 1)

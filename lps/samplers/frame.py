@@ -10,6 +10,9 @@
   with a random sign, the diagonal of the eigenspace projector for a repeated eigenvalue),
   then by node features, then by a uniform tie-break drawn per node.
 - S_n x O(d): the PCA frame for the rotation; nodes sorted by their canonical coordinates.
+
+Frames are computed in float64 (returned as fp32 elements), so that rounding noise from a
+relabelled input stays far below the tie tolerances of the sort keys.
 """
 
 from __future__ import annotations
@@ -59,16 +62,16 @@ def _tie_blocks(evals: Tensor, tol: float) -> Tensor:
 def _vectors(inputs, types, mask, d) -> tuple[Tensor, Tensor]:
     """All vectors of the input as (B, P, d) fp32 with weights (B, P): centred positions first."""
     vecs, weights = [], []
-    node_w = None if mask is None else mask.float()
+    node_w = None if mask is None else mask.double()
     for name, ftype in types.items():
-        x = inputs[name].float()
+        x = inputs[name].double()
         if ftype == FieldType.POSITION:
             x = (x - masked_centroid(x, mask).unsqueeze(1)).unsqueeze(2)
         elif ftype != FieldType.NODE_VECTOR:
             continue
         b, n, c, _ = x.shape
         vecs.append(x.reshape(b, n * c, d))
-        w = torch.ones(b, n, device=x.device) if node_w is None else node_w
+        w = torch.ones(b, n, device=x.device, dtype=x.dtype) if node_w is None else node_w
         weights.append(w.repeat_interleave(c, 1))
     if not vecs:
         raise ValueError(
@@ -137,7 +140,7 @@ class FrameSampler(Sampler):
     # Frames ---------------------------------------------------------------------------
 
     def _rotation(self, inputs, types, mask, k, gauss: Tensor, rigid: Orthogonal) -> Tensor:
-        """(B * k, d, d) frame elements (columns = canonical axes)."""
+        """(B * k, d, d) frame elements (columns = canonical axes), in float64."""
         vecs, w = _vectors(inputs, types, mask, rigid.d)
         cov = torch.einsum("bp,bpi,bpj->bij", w, vecs, vecs)
         evals, evecs = torch.linalg.eigh(cov)
@@ -145,7 +148,7 @@ class FrameSampler(Sampler):
         skew = (w.unsqueeze(-1) * proj**3).sum(1)
         evecs = evecs * torch.where(skew < 0, -1.0, 1.0).unsqueeze(1)
         tied = repeat_rows(_tie_blocks(evals, self.tie_tol), k)
-        mix = qr_haar(gauss * tied)  # block-diagonal Haar: signs, or eigenspace rotations
+        mix = qr_haar(gauss.double() * tied)  # block-diagonal Haar: signs, or eigenspace turns
         rot = repeat_rows(evecs, k) @ mix
         return fix_determinant(rot) if rigid.special else rot
 
@@ -154,18 +157,18 @@ class FrameSampler(Sampler):
         keys: list[Tensor] = []
         adj_name = self.adjacency_field or first_of_type(inputs, types, FieldType.PAIR)
         if adj_name is not None:
-            adj = inputs[adj_name][..., 0].float()
+            adj = inputs[adj_name][..., 0].double()
             adj = 0.5 * (adj + adj.transpose(1, 2))
             deg = adj.sum(-1)
             lap = torch.diag_embed(deg) - adj
             if mask is not None:  # push padding eigenvalues above every real one
                 shift = 2 * deg.abs().amax(-1, keepdim=True) + 1.0
-                lap = lap + torch.diag_embed(shift * (~mask).float())
+                lap = lap + torch.diag_embed(shift * (~mask).double())
             evals, evecs = torch.linalg.eigh(lap)
             n_keys = min(self.num_eigvecs, evals.shape[1])
-            tied = _tie_blocks(evals.clamp_min(0) + 1.0, self.tie_tol).float()
+            tied = _tie_blocks(evals.clamp_min(0) + 1.0, self.tie_tol).double()
             proj_diag = (evecs**2) @ tied  # (B, N, N): diagonal of each eigenspace projector
-            w = 1.0 if mask is None else mask.float()
+            w = 1.0 if mask is None else mask.double()
             for j in range(n_keys):
                 u = evecs[..., j] * w
                 simple = tied[:, j].sum(-1, keepdim=True) < 1.5
@@ -178,7 +181,7 @@ class FrameSampler(Sampler):
                 keys.append(torch.where(flip, key * signs[:, j : j + 1], key))
         for name, ftype in types.items():
             if ftype == FieldType.NODE:
-                x = repeat_rows(inputs[name].float(), k)
+                x = repeat_rows(inputs[name].double(), k)
                 keys.extend(x[..., c] for c in range(x.shape[-1]))
         return [tie_ranks(key, _QUANT) for key in keys]
 
@@ -189,18 +192,20 @@ class FrameSampler(Sampler):
             rigid_group = rigid_part(self.group)
             rigid = perm = None
             if rigid_group is not None:
-                rot = self._rotation(inputs, types, mask, k, noise.gauss.float(), rigid_group)
-                rigid = self.translate_to_centroid(Rigid(rot), inputs, types, mask, k)
+                rot = self._rotation(inputs, types, mask, k, noise.gauss, rigid_group)
+                rigid = self.translate_to_centroid(Rigid(rot.float()), inputs, types, mask, k)
             if isinstance(self.group, Permutation):
                 keys = self._graph_keys(inputs, types, mask, noise.signs, k)
             elif isinstance(self.group, Product):
                 pos_name = first_of_type(inputs, types, FieldType.POSITION)
                 if pos_name is not None:
-                    pts = repeat_rows(inputs[pos_name].float(), k)
+                    pts = inputs[pos_name].double()
+                    if rigid_group.translations:
+                        pts = pts - masked_centroid(pts, mask).unsqueeze(1)
                 else:
                     vname = first_of_type(inputs, types, FieldType.NODE_VECTOR)
-                    pts = repeat_rows(inputs[vname][:, :, 0].float(), k)
-                canon = rigid_group.act(rigid, pts, FieldType.POSITION, inverse=True)
+                    pts = inputs[vname][:, :, 0].double()
+                canon = repeat_rows(pts, k) @ rot  # float64 canonical coordinates
                 keys = [tie_ranks(canon[..., c], _QUANT) for c in range(canon.shape[-1])]
             if isinstance(self.group, (Permutation, Product)):
                 m, n = noise.tiebreak.shape

@@ -27,6 +27,7 @@ from lps.groups import (
     Rigid,
     full_precision,
     gram_schmidt,
+    masked_centroid,
 )
 from lps.samplers.base import Sampler, SamplerOutput, first_of_type, repeat_rows, rigid_part
 from lps.samplers.relax import scores_to_perm
@@ -61,15 +62,16 @@ def repeat_edge_index(edge_index: Tensor, num_nodes: int, k: int) -> Tensor:
     return (base.unsqueeze(-1) + shift).reshape(2, -1)
 
 
-def random_walk_features(adj: Tensor, steps: int) -> Tensor:
+def random_walk_features(adj: Tensor, steps: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """(B, N, steps) return probabilities ``diag(P^t)``, t = 1..steps, ``P = D^-1 A``.
 
     Permutation-equivariant structural node features with no sign or basis ambiguity; unlike
     1-WL colours they see cycle lengths (a node on a triangle returns in 3 steps). Computed in
-    fp32 with dense products, O(steps N^3) per graph. ``adj`` is (B, N, N); padding rows are 0.
+    ``dtype`` (at least fp32) with dense products, O(steps N^3) per graph. ``adj`` is
+    (B, N, N); padding rows are 0.
     """
     with full_precision(adj.device):
-        a = adj.float()
+        a = adj.to(dtype)
         walk = a / a.sum(-1, keepdim=True).clamp_min(1.0)
         power, feats = walk, []
         for _ in range(steps):
@@ -102,6 +104,10 @@ class LearnedPermutationSampler(Sampler):
             features (:func:`random_walk_features`); 0 disables them. They let the sampler
             tell apart nodes that 1-WL (and so the GIN alone) cannot, so that far fewer ties
             are left to the noise.
+        dtype: the network's parameter and compute dtype. float64 (the default) keeps the
+            scores of a relabelled input equal to ~1e-15, so hard sorting is exactly
+            equivariant in coupled-noise mode; float32 is faster and exact only up to rare
+            near-ties (see :data:`lps.samplers.relax.TIE_TOL`).
     """
 
     def __init__(
@@ -118,6 +124,7 @@ class LearnedPermutationSampler(Sampler):
         node_fields: list[str] | None = None,
         adjacency_field: str | None = None,
         walk_steps: int = 0,
+        dtype: torch.dtype = torch.float64,
     ):
         super().__init__(group)
         if not isinstance(group, Permutation):
@@ -134,6 +141,7 @@ class LearnedPermutationSampler(Sampler):
         )
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         self.score = nn.Linear(hidden, 1)
+        self.to(dtype)
 
     def sample_noise(self, inputs, types, mask, k, generator=None) -> Tensor:
         """(B * k, N, noise_dim + 1): the network's noise (zero when canonical), then the
@@ -167,14 +175,16 @@ class LearnedPermutationSampler(Sampler):
                 "LearnedPermutationSampler: needs a pair input (adjacency in channel 0)"
                 + (" for walk_steps > 0" if self.walk_steps else " or an edge_index")
             )
+        dtype = self.embed.weight.dtype
+        feats = feats.to(dtype)
         if self.walk_steps:
-            walks = random_walk_features(inputs[adj_name][..., 0] != 0, self.walk_steps)
-            feats = torch.cat([feats.float(), walks], -1)
+            adj = inputs[adj_name][..., 0] != 0
+            feats = torch.cat([feats, random_walk_features(adj, self.walk_steps, dtype)], -1)
         if edge_index is None:
             edge_index = dense_edge_index(inputs[adj_name][..., 0] != 0)
         edges = repeat_edge_index(edge_index, n, k)
-        x = torch.cat([repeat_rows(feats, k), noise[..., : self.noise_dim].to(feats.dtype)], -1)
-        h = self.embed(x.reshape(batch * k * n, -1).to(self.embed.weight.dtype))
+        x = torch.cat([repeat_rows(feats, k), noise[..., : self.noise_dim].to(dtype)], -1)
+        h = self.embed(x.reshape(batch * k * n, -1))
         for conv, norm in zip(self.convs, self.norms):
             h = h + torch.relu(conv(norm(h), edges))
         return self.score(h).view(batch * k, n)
@@ -213,6 +223,8 @@ class LearnedRigidSampler(Sampler):
         scalar_dim: total channels of the node inputs. vector_dim: total channels of the
             node_vector inputs. pair_dim: total channels of the pair inputs.
         hidden: scalar width; vector_hidden: vector channels; layers: depth.
+        dtype: parameter and compute dtype (float64 by default, as for the S_n sampler);
+            the returned elements are fp32.
     """
 
     def __init__(
@@ -229,6 +241,7 @@ class LearnedRigidSampler(Sampler):
         sinkhorn_iters: int = 10,
         entropy_weight: float = 0.0,
         canonical: bool = False,
+        dtype: torch.dtype = torch.float64,
     ):
         super().__init__(group)
         rigid = rigid_part(group)
@@ -258,6 +271,7 @@ class LearnedRigidSampler(Sampler):
             cv = vector_hidden
         self.frame = nn.Linear(cv, self.d, bias=False)
         self.score = nn.Linear(hidden, 1) if isinstance(group, Product) else None
+        self.to(dtype)
 
     def sample_noise(self, inputs, types, mask, k, generator=None) -> tuple[Tensor, Tensor]:
         """Gaussian vectors (B * k, N, 1, d) (zero when canonical) and a per-node tie-break
@@ -287,25 +301,24 @@ class LearnedRigidSampler(Sampler):
         batch, n, _ = infer_sizes(inputs, types)
         m = batch * k
         device = noise.device
+        dtype = self.frame.weight.dtype
         pos_name = first_of_type(inputs, types, FieldType.POSITION)
         if pos_name is not None:
-            from lps.groups import masked_centroid
-
-            pos = inputs[pos_name].float()
+            pos = inputs[pos_name].to(dtype)
             pos = pos - masked_centroid(pos, mask).unsqueeze(1)
         else:
-            pos = torch.zeros(batch, n, self.d, device=device)
+            pos = torch.zeros(batch, n, self.d, device=device, dtype=dtype)
         chans = [pos.unsqueeze(2)]
         vec = _concat_fields(inputs, types, None, FieldType.NODE_VECTOR)
         if vec is not None:
-            chans.append(vec)
+            chans.append(vec.to(dtype))
         if sum(c.shape[2] for c in chans) != 1 + self.vector_dim:
             raise ValueError(
                 f"LearnedRigidSampler: node_vector inputs have "
                 f"{sum(c.shape[2] for c in chans) - 1} channels, "
                 f"expected vector_dim={self.vector_dim}"
             )
-        vectors = torch.cat([repeat_rows(torch.cat(chans, 2), k), noise.float()], 2)  # (M,N,C,d)
+        vectors = torch.cat([repeat_rows(torch.cat(chans, 2), k), noise.to(dtype)], 2)  # (M,N,C,d)
         scalars = _concat_fields(inputs, types, None, FieldType.NODE)
         pair = _concat_fields(inputs, types, None, FieldType.PAIR)
         for what, x, want in (("node", scalars, self.scalar_dim), ("pair", pair, self.pair_dim)):
@@ -318,8 +331,6 @@ class LearnedRigidSampler(Sampler):
         feats = [gram.flatten(2)]
         if scalars is not None:
             feats.insert(0, repeat_rows(scalars, k))
-        dtype = self.frame.weight.dtype
-        vectors = vectors.to(dtype)
         h = self.embed(torch.cat(feats, -1).to(dtype))
         rows_mask = torch.ones(m, n, dtype=torch.bool, device=device)
         if mask is not None:
@@ -353,7 +364,7 @@ class LearnedRigidSampler(Sampler):
         frame_vectors = self.frame(pooled.transpose(1, 2))  # (M, d, d): columns are vectors
         rigid_group = rigid_part(self.group)
         with full_precision(frame_vectors.device):
-            rot = gram_schmidt(frame_vectors.float(), special=rigid_group.special)
+            rot = gram_schmidt(frame_vectors, special=rigid_group.special).float()
         rigid = self.translate_to_centroid(Rigid(rot), inputs, types, mask, k)
         if self.score is None:
             return SamplerOutput(rigid)

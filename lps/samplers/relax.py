@@ -47,7 +47,7 @@ def sort_scores(
     ordered by the tie-break, so the result does not depend on the input order of tied nodes
     nor on float noise below ``tol``.
     """
-    s = scores.float()
+    s = scores if scores.dtype == torch.float64 else scores.float()
     m, n = s.shape
     ramp = torch.arange(n, device=s.device, dtype=s.dtype)
     if tiebreak is None:
@@ -100,8 +100,12 @@ def row_entropy(soft: Tensor, mask: Tensor | None) -> Tensor:
     return (ent * w).sum() / w.sum().clamp_min(1.0)
 
 
-#: L2-normalised scores closer than this (chained) count as tied when sorting.
-TIE_TOL = 1e-5
+#: L2-normalised scores closer than this (chained) count as tied when sorting, by the dtype
+#: the scores were computed in. Relabelling the input changes the summation order inside the
+#: sampler network, so equal scores differ by rounding noise; a gap that lies within that
+#: noise of the tolerance can be tied for one labelling and not for the other. In float64
+#: the noise (~1e-15) is so far below the tolerance that this does not happen in practice.
+TIE_TOL = {torch.float64: 1e-9, torch.float32: 1e-5}
 
 
 def scores_to_perm(
@@ -122,15 +126,17 @@ def scores_to_perm(
     invariant model), and float noise in the scores (summation order differs for a
     relabelled input) cannot reorder them, so coupled-noise mode stays exact.
 
-    Returns the element (``index`` from sorting in fp32, ``soft`` = Sinkhorn(SoftSort) when
+    Returns the element (``index`` from sorting in the scores' precision, at least fp32;
+    ``soft`` = Sinkhorn(SoftSort) in fp32 when
     ``relax`` and gradients are on) and the mean row entropy of the soft matrix (or None).
     """
     with full_precision(scores.device):
-        s = scores.float()
+        s = scores if scores.dtype == torch.float64 else scores.float()
         real = s if mask is None else s * mask
         s = s / real.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        index = sort_scores(s.detach(), mask, tiebreak, TIE_TOL)
+        index = sort_scores(s.detach(), mask, tiebreak, TIE_TOL[s.dtype])
         if not (relax and torch.is_grad_enabled() and s.requires_grad):
             return Perm(index), None
-        soft = sinkhorn(softsort(s, index, mask, tau), sinkhorn_iters)
+        # The relaxation only carries gradients: fp32 is enough for it.
+        soft = sinkhorn(softsort(s.float(), index, mask, tau), sinkhorn_iters)
         return Perm(index, soft), row_entropy(soft, mask)
