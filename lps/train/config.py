@@ -159,6 +159,8 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()
         raise ConfigError(
             f"config {str(path)!r}: {key or ''}: {err.msg if hasattr(err, 'msg') else err}"
         ) from None
+    if OmegaConf.select(cfg, "trainer.mixed_precision") == "False":  # YAML 1.1 reads `no` as false
+        cfg.trainer.mixed_precision = "no"
     check_config(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg

@@ -166,4 +166,5 @@ def move(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
 
 
+import lps.train.graph_tasks  # noqa: E402, F401  (registers pattern and the LRGB tasks)
 import lps.train.nbody_task  # noqa: E402, F401  (registers TASKS["nbody"]; it imports this module)
