@@ -47,6 +47,7 @@ def test_default_config_loads_and_overrides():
         ("trainer.max_steps=abc", "max_steps"),
         ("symmetry.sampler=magic", "symmetry.sampler"),
         ("data.batch_size=0", "data.batch_size"),
+        ("eval.n_samples=0", "eval.n_samples"),
         ("no_equals_sign", "key=value"),
     ],
 )
@@ -134,10 +135,11 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     assert main(["train", *TINY, f"run_dir={run}"]) == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out and "equivariance error" in out
-    assert main(["evaluate", str(run), "eval.seeds=1"]) == 0
+    assert main(["evaluate", str(run), "eval.seeds=1", "eval.n_samples=3"]) == 0
     result = json.loads((run / "eval.json").read_text())
     assert result["checkpoint"].endswith("best")
     assert "accuracy" in result["test"]
+    assert result["eval_n_samples"] == 3  # the final evaluation's k, not n_samples_eval (2)
 
 
 def test_cli_reports_config_errors(tmp_path, capsys):

@@ -97,6 +97,7 @@ class EvalConfig:
     """The final evaluation."""
 
     seeds: int = 3  # repeated evaluations with different sampling seeds: mean and std
+    n_samples: Optional[int] = None  # k of the final val/test evaluation (None: n_samples_eval)
     equivariance_batches: int = 1  # test batches used to measure the equivariance error
 
 
@@ -189,6 +190,8 @@ def check_config(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key)
         if value is None or value < 1:
             raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
+    if cfg.eval.n_samples is not None and cfg.eval.n_samples < 1:
+        raise ConfigError(f"eval.n_samples: must be a positive integer, got {cfg.eval.n_samples!r}")
     if cfg.optim.lr <= 0:
         raise ConfigError(f"optim.lr: must be positive, got {cfg.optim.lr}")
 

@@ -306,8 +306,9 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
 
 def split_metrics(accelerator, cfg, task, model, loaders: dict[str, Any]) -> dict[str, Any]:
     """Mean, std and values of every metric over ``cfg.eval.seeds`` sampling seeds per split,
-    plus the equivariance error on the test split."""
-    k = cfg.symmetry.n_samples_eval
+    plus the equivariance error on the test split. k is ``eval.n_samples`` when set (periodic
+    validation during training keeps the cheaper ``symmetry.n_samples_eval``)."""
+    k = cfg.eval.n_samples or cfg.symmetry.n_samples_eval
     results: dict[str, Any] = {}
     for split, loader in loaders.items():
         runs = [
