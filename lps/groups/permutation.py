@@ -50,11 +50,53 @@ def _gather_nodes(x: Tensor, index: Tensor, axis: int) -> Tensor:
     return torch.gather(x, axis, idx)
 
 
-def _soft_nodes(x: Tensor, soft: Tensor, axis: int) -> Tensor:
-    """Apply the soft matrix (M, N, N) to the node axis ``axis`` of ``x``."""
-    moved = x.movedim(axis, 1)
-    out = torch.einsum("mij,mj...->mi...", soft.to(moved.dtype), moved)
-    return out.movedim(1, axis)
+class _StraightThroughPermute(torch.autograd.Function):
+    """``y = A . x`` on the node axes: the value is the exact gather, the gradient the soft one.
+
+    ``A`` (M, N, N) is a soft matrix with ``A[m, i, j] ~ [index[m, i] == j]``; it acts on axis
+    1 of ``x`` (one node axis: node, node_vector and position fields, any trailing shape) or
+    on axes 1 and 2 (pair fields, ``A x A^T`` per channel). The forward pass only gathers, so
+    no dense (M, N, N) product is computed or stored for it. The backward pass gives ``x`` the
+    exact gradient of the gather (the scatter by ``index``) and ``A`` the gradient of
+    ``A x`` (or ``A x A^T``) at the soft ``A``: ``G x^T`` (or ``G A X^T + G^T A X`` summed
+    over channels), the straight-through estimator of the relaxed permutation.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, soft: Tensor, index: Tensor, pair: bool) -> Tensor:
+        ctx.pair = pair
+        ctx.save_for_backward(x, soft, index)
+        out = _gather_nodes(x, index, 1)
+        return _gather_nodes(out, index, 2) if pair else out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, soft, index = ctx.saved_tensors
+        grad_x = grad_soft = None
+        if ctx.needs_input_grad[0]:
+            inverse = torch.empty_like(index).scatter_(
+                1, index, torch.arange(index.shape[1], device=index.device).expand_as(index)
+            )
+            grad_x = _gather_nodes(grad, inverse, 1)
+            if ctx.pair:
+                grad_x = _gather_nodes(grad_x, inverse, 2)
+        if ctx.needs_input_grad[1]:
+            a = soft.to(grad.dtype)
+            xs = x.to(grad.dtype)
+            if ctx.pair:
+                m, n = xs.shape[:2]
+                g, xs = grad.reshape(m, n, n, -1), xs.reshape(m, n, n, -1)
+                # d<G, A X A^T>/dA = sum_c G_c A X_c^T + G_c^T A X_c
+                ax_rows = torch.einsum("mjb,mabc->mjac", a, xs)  # (A X_c^T)^T
+                ax_cols = torch.einsum("mjb,mbac->mjac", a, xs)  # A X_c
+                grad_soft = torch.einsum("mijc,mjac->mia", g, ax_rows) + torch.einsum(
+                    "mjic,mjac->mia", g, ax_cols
+                )
+            else:
+                m, n = xs.shape[:2]
+                grad_soft = torch.bmm(grad.reshape(m, n, -1), xs.reshape(m, n, -1).transpose(1, 2))
+            grad_soft = grad_soft.to(soft.dtype)
+        return grad_x, grad_soft, None, None
 
 
 class Permutation(Group):
@@ -109,15 +151,9 @@ class Permutation(Group):
         if ftype == FieldType.INVARIANT:
             return x
         index = g.index if inverse else g.inverse_index
-        axes = (1, 2) if ftype == FieldType.PAIR else (1,)
-        out = x
-        for axis in axes:
-            out = _gather_nodes(out, index, axis)
+        pair = ftype == FieldType.PAIR
         if g.soft is not None and torch.is_grad_enabled():
             soft = g.soft if inverse else g.soft.transpose(1, 2)
-            relaxed = x
-            for axis in axes:
-                relaxed = _soft_nodes(relaxed, soft, axis)
-            # Straight-through: the value stays the exact gather, the gradient is the soft one.
-            out = out + (relaxed - relaxed.detach())
-        return out
+            return _StraightThroughPermute.apply(x, soft, index, pair)
+        out = _gather_nodes(x, index, 1)
+        return _gather_nodes(out, index, 2) if pair else out
