@@ -3,7 +3,7 @@
 lps train [CONFIG] [key=value ...] [--resume]
 lps evaluate RUN_DIR [key=value ...]
 lps check [--json]
-lps bench [--out FILE]
+lps bench [--quick] [--device D] [--bases ...] [--sizes ...] [--ks ...] [--out FILE]
 """
 
 from __future__ import annotations
@@ -48,10 +48,39 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from lps.bench import run_bench
+    from lps.bench import markdown_tables, run_bench
 
-    result = run_bench(args.out, quick=args.quick)
-    print(json.dumps(result["summary"], indent=2))
+    def ints(text: str | None) -> tuple[int, ...] | None:
+        if text is None:
+            return None
+        try:
+            return tuple(int(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise ValueError(f"expected a comma list of integers, got {text!r}") from None
+
+    def names(text: str | None) -> tuple[str, ...] | None:
+        return None if text is None else tuple(v.strip() for v in text.split(","))
+
+    try:
+        result = run_bench(
+            args.out,
+            quick=args.quick,
+            device=args.device,
+            bases=names(args.bases),
+            sizes=ints(args.sizes),
+            ks=ints(args.ks),
+            samplers=names(args.samplers) or ("learned", "haar", "frame", "canonical"),
+            batch=args.batch,
+            repeats=args.repeats,
+            compile=args.compile,
+            curve=ints(args.curve),
+            progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True),
+        )
+    except ValueError as err:
+        print(f"lps bench: {err}", file=sys.stderr)
+        return 2
+    print(markdown_tables(result))
+    print(f"\nwrote {args.out} and {Path(args.out).with_suffix('.png')}")
     return 0
 
 
@@ -89,7 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_check)
     p = sub.add_parser("bench", help="throughput of symmetrized vs base models (writes JSON)")
     p.add_argument("--out", default="runs/bench.json")
-    p.add_argument("--quick", action="store_true", help="small sizes only")
+    p.add_argument("--quick", action="store_true", help="tiny sizes only (seconds, CPU)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--bases", default=None, help="comma list of mlp, vit_s, vit_b, nbody")
+    p.add_argument("--sizes", default=None, help="comma list of N, e.g. 32,64,188,444")
+    p.add_argument("--ks", default=None, help="comma list of k, e.g. 1,10")
+    p.add_argument("--samplers", default=None, help="comma list of learned, haar, frame, canonical")
+    p.add_argument("--batch", type=int, default=None, help="graphs per batch (B)")
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per measurement")
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time torch.compile (default: on CUDA only)",
+    )
+    p.add_argument("--curve", default=None, help="N values of the sampler cost curve ('' = none)")
     p.set_defaults(func=_bench)
     return parser
 

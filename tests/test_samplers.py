@@ -31,6 +31,7 @@ from lps.samplers import (
     build_sampler,
     scores_to_perm,
     sinkhorn,
+    sinkhorn_log,
     softsort,
     sort_scores,
 )
@@ -553,6 +554,25 @@ def test_sinkhorn_doubly_stochastic_with_padding() -> None:
         ((sinkhorn(logits, it) * real).sum(2) - mask.float()).abs().max() for it in (10, 100)
     ]
     assert row_err[1] <= row_err[0] < 1e-2
+
+
+@pytest.mark.parametrize("tau", [0.01, 0.1])
+def test_exp_domain_sinkhorn_matches_log_domain(tau: float) -> None:
+    """The fast exp-domain Sinkhorn gives the log-domain iterates: values and gradients."""
+    gen = torch.Generator().manual_seed(1)
+    m, n = 5, 40
+    mask = torch.arange(n)[None, :] < torch.tensor([40, 31, 20, 2, 1])[:, None]
+    raw = torch.randn(m, n, generator=gen) * mask
+    scores = (raw / raw.norm(dim=1, keepdim=True)).requires_grad_(True)
+    index = sort_scores(scores.detach(), mask)
+    weight = torch.randn(m, n, n, generator=gen)
+    out = {}
+    for name, fn in (("exp", sinkhorn), ("log", sinkhorn_log)):
+        soft = fn(softsort(scores, index, mask, tau), 10)
+        out[name] = (soft, torch.autograd.grad((soft * weight).sum(), scores)[0])
+    assert (out["exp"][0] - out["log"][0]).abs().max() < 1e-6
+    grad_err = (out["exp"][1] - out["log"][1]).abs().max() / out["log"][1].abs().max()
+    assert grad_err < 1e-5
 
 
 def test_sort_scores_padding_last_and_stable() -> None:

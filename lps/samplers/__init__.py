@@ -14,7 +14,7 @@ from lps.samplers.learned import (
     dense_edge_index,
     repeat_edge_index,
 )
-from lps.samplers.relax import scores_to_perm, sinkhorn, softsort, sort_scores
+from lps.samplers.relax import scores_to_perm, sinkhorn, sinkhorn_log, softsort, sort_scores
 
 __all__ = [
     "FrameNoise",
@@ -31,6 +31,7 @@ __all__ = [
     "repeat_rows",
     "scores_to_perm",
     "sinkhorn",
+    "sinkhorn_log",
     "softsort",
     "sort_scores",
 ]

@@ -84,7 +84,24 @@ def softsort(scores: Tensor, index: Tensor, mask: Tensor | None, tau: float) -> 
 
 
 def sinkhorn(log_alpha: Tensor, iters: int) -> Tensor:
-    """Doubly-stochastic matrix from log-weights (M, N, N): ``iters`` row/column normalisations."""
+    """Doubly-stochastic matrix from log-weights (M, N, N): ``iters`` row/column normalisations.
+
+    Runs in the exp domain: one ``exp``, then alternating divisions by the row and column
+    sums. These are the iterates of log-domain Sinkhorn (which pays an ``exp`` per half-step
+    in its ``logsumexp``); entries that underflow are those far below the matched entry of
+    their row, which is ``exp(0) = 1`` for a SoftSort matrix, so every row and column keeps
+    a mass of at least 1/N and nothing that underflows could have grown back.
+    """
+    p = torch.exp(log_alpha - log_alpha.amax(dim=2, keepdim=True))
+    tiny = torch.finfo(p.dtype).tiny
+    for _ in range(iters):
+        p = p / p.sum(2, keepdim=True).clamp_min(tiny)
+        p = p / p.sum(1, keepdim=True).clamp_min(tiny)
+    return p
+
+
+def sinkhorn_log(log_alpha: Tensor, iters: int) -> Tensor:
+    """Reference log-domain Sinkhorn (same iterates as :func:`sinkhorn`, slower)."""
     for _ in range(iters):
         log_alpha = log_alpha - torch.logsumexp(log_alpha, dim=2, keepdim=True)
         log_alpha = log_alpha - torch.logsumexp(log_alpha, dim=1, keepdim=True)
