@@ -19,11 +19,7 @@ from its own seed. Splits are cached as ``.npz`` with a JSON sidecar (parameters
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from lps.data.cache import read_npz_cache, write_npz_cache
 
 __all__ = [
     "FRAME_IN",
@@ -372,52 +370,11 @@ def default_root() -> Path:
     return Path.home() / ".cache" / "lps" / "nbody"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _canonical(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters as they read back from JSON (tuples become lists, etc.)."""
-    return json.loads(json.dumps(params, sort_keys=True))
-
-
 def _read_cache(npz_path: Path, meta_path: Path, params: dict[str, Any]) -> dict[str, np.ndarray]:
     """Load and verify one cached simulation; raise `NBodyCacheError` on any problem."""
-    if not npz_path.is_file() or not meta_path.is_file():
-        raise NBodyCacheError(f"cache files missing: {npz_path} / {meta_path}")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as e:
-        raise NBodyCacheError(f"unreadable cache sidecar {meta_path}: {e}") from e
-    if meta.get("format_version") != CACHE_FORMAT_VERSION:
-        raise NBodyCacheError(f"{meta_path}: format version {meta.get('format_version')!r}")
-    if meta.get("params") != _canonical(params):
-        raise NBodyCacheError(
-            f"{meta_path}: generated with parameters {meta.get('params')}, expected "
-            f"{_canonical(params)}"
-        )
-    raw = npz_path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != meta.get("sha256"):
-        raise NBodyCacheError(
-            f"{npz_path}: sha256 {digest} does not match the sidecar ({meta.get('sha256')}); "
-            "the file is corrupted or was replaced"
-        )
-    try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-            data = {k: z[k] for k in ("loc", "vel", "charges", "frames")}
-    except (KeyError, ValueError, OSError) as e:
-        raise NBodyCacheError(f"{npz_path}: cannot read arrays: {e}") from e
+    expected = {"format_version": CACHE_FORMAT_VERSION, "params": params}
+    keys = ("loc", "vel", "charges", "frames")
+    data = read_npz_cache(npz_path, meta_path, expected, keys, NBodyCacheError)
     t, n, dim = params["num_traj"], params["n_particles"], params["dim"]
     nf = len(_check_frames(params["keep_frames"], params["num_steps"], params["sample_every"]))
     expected = {"loc": (t, nf, n, dim), "vel": (t, nf, n, dim), "charges": (t, n, 1)}
@@ -456,19 +413,12 @@ def cached_simulate(
                     f"{e}\n(pass regenerate=True or delete {npz_path} and {meta_path})"
                 ) from e
     data = simulate_charged(**params)
-    root_path.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **data)
-    raw = buf.getvalue()
     meta = {
         "format_version": CACHE_FORMAT_VERSION,
         "generator": "lps.data.nbody.simulate_charged",
-        "params": _canonical(params),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "numpy_version": np.__version__,
+        "params": params,
     }
-    _atomic_write(npz_path, raw)
-    _atomic_write(meta_path, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+    write_npz_cache(npz_path, meta_path, data, meta)
     return data
 
 

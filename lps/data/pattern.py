@@ -42,10 +42,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +53,8 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
+
+from lps.data.cache import read_npz_cache, write_npz_cache
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -304,20 +304,6 @@ def arrays_to_data(
 # --------------------------------------------------------------------------- cache
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def cache_paths(split: str, root: PathLike | None, params: PatternParams) -> tuple[Path, Path]:
     """``(npz, json)`` paths of a cached split."""
     _check_split(split)
@@ -342,31 +328,8 @@ def _validate(arrays: dict[str, np.ndarray], params: PatternParams, count: int, 
 
 
 def _read_cache(npz: Path, meta_path: Path, split: str, params: PatternParams):
-    if not npz.is_file() or not meta_path.is_file():
-        raise PatternCacheError(f"cache files missing: {npz} / {meta_path}")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as err:
-        raise PatternCacheError(f"unreadable cache sidecar {meta_path}: {err}") from err
-    if meta.get("format_version") != CACHE_FORMAT_VERSION or meta.get("split") != split:
-        raise PatternCacheError(f"{meta_path}: format version or split does not match")
-    if meta.get("params") != params.as_dict():
-        raise PatternCacheError(
-            f"{meta_path}: generated with parameters {meta.get('params')}, expected "
-            f"{params.as_dict()}"
-        )
-    raw = npz.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != meta.get("sha256"):
-        raise PatternCacheError(
-            f"{npz}: sha256 {digest} does not match the sidecar ({meta.get('sha256')}); the "
-            "file is corrupted or was replaced"
-        )
-    try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in _ARRAYS}
-    except (KeyError, ValueError, OSError) as err:
-        raise PatternCacheError(f"{npz}: cannot read arrays: {err}") from err
+    expected = {"format_version": CACHE_FORMAT_VERSION, "split": split, "params": params.as_dict()}
+    arrays = read_npz_cache(npz, meta_path, expected, _ARRAYS, PatternCacheError)
     _validate(arrays, params, params.split_size(split), str(npz))
     return arrays
 
@@ -394,21 +357,14 @@ def load_pattern_arrays(
                     f"{err}\n(pass regenerate=True, or delete {npz} and {meta_path})"
                 ) from err
     arrays = generate_pattern_split(split, params)
-    npz.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    raw = buf.getvalue()
     meta = {
         "format_version": CACHE_FORMAT_VERSION,
         "generator": "lps.data.pattern.generate_pattern_split",
         "split": split,
         "num_graphs": int(len(arrays["num_nodes"])),
         "params": params.as_dict(),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "numpy_version": np.__version__,
     }
-    _atomic_write(npz, raw)
-    _atomic_write(meta_path, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+    write_npz_cache(npz, meta_path, arrays, meta)
     return arrays
 
 
