@@ -13,14 +13,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GINConv, GINEConv
 from torch_geometric.utils import dense_to_sparse
 
-
-def _mlp(dims: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(dims) - 1):
-        layers.append(nn.Linear(dims[i], dims[i + 1]))
-        if i < len(dims) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+from lps.layers import mlp
 
 
 class GINID(nn.Module):
@@ -74,12 +67,14 @@ class GINID(nn.Module):
         self.embed = nn.Linear(max(in_dim, 1), hidden)
         self.convs = nn.ModuleList()
         for _ in range(layers):
-            mlp = _mlp([hidden, hidden, hidden])
+            inner = mlp([hidden, hidden, hidden], nn.ReLU)
             if edge_dim > 0:
-                self.convs.append(GINEConv(mlp, train_eps=True, edge_dim=edge_dim))
+                self.convs.append(GINEConv(inner, train_eps=True, edge_dim=edge_dim))
             else:
-                self.convs.append(GINConv(mlp, train_eps=True))
-        self.graph_head = _mlp([hidden * (layers + 1), hidden, out_dim]) if out_dim else None
+                self.convs.append(GINConv(inner, train_eps=True))
+        self.graph_head = (
+            mlp([hidden * (layers + 1), hidden, out_dim], nn.ReLU) if out_dim else None
+        )
         self.node_head = nn.Linear(hidden, node_out_dim) if node_out_dim else None
 
     def forward(

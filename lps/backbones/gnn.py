@@ -14,14 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-
-def _mlp(dims: list[int], last_act: bool = False) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(dims) - 1):
-        layers.append(nn.Linear(dims[i], dims[i + 1]))
-        if i < len(dims) - 2 or last_act:
-            layers.append(nn.SiLU())
-    return nn.Sequential(*layers)
+from lps.layers import mlp
 
 
 class PointGNN(nn.Module):
@@ -55,10 +48,10 @@ class PointGNN(nn.Module):
         self.predict_displacement = predict_displacement
         self.embed = nn.Linear(dim + vector_channels * dim + node_dim, hidden)
         self.edge = nn.ModuleList(
-            _mlp([2 * hidden + pair_dim + 1, hidden, hidden], last_act=True) for _ in range(layers)
+            mlp([2 * hidden + pair_dim + 1, hidden, hidden], last_act=True) for _ in range(layers)
         )
-        self.node = nn.ModuleList(_mlp([2 * hidden, hidden, hidden]) for _ in range(layers))
-        self.decoder = _mlp([hidden, hidden, dim])
+        self.node = nn.ModuleList(mlp([2 * hidden, hidden, hidden]) for _ in range(layers))
+        self.decoder = mlp([hidden, hidden, dim])
 
     def forward(
         self,

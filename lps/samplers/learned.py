@@ -29,17 +29,9 @@ from lps.groups import (
     gram_schmidt,
     masked_centroid,
 )
+from lps.layers import mlp
 from lps.samplers.base import Sampler, SamplerOutput, first_of_type, repeat_rows, rigid_part
 from lps.samplers.relax import scores_to_perm
-
-
-def _mlp(dims: list[int], act=nn.SiLU) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(dims) - 1):
-        layers.append(nn.Linear(dims[i], dims[i + 1]))
-        if i < len(dims) - 2:
-            layers.append(act())
-    return nn.Sequential(*layers)
 
 
 def dense_edge_index(adj: Tensor) -> Tensor:
@@ -137,7 +129,7 @@ class LearnedPermutationSampler(Sampler):
         self.walk_steps = walk_steps
         self.embed = nn.Linear(max(in_dim, 1) + walk_steps + noise_dim, hidden)
         self.convs = nn.ModuleList(
-            GINConv(_mlp([hidden, hidden, hidden], nn.ReLU), train_eps=True) for _ in range(layers)
+            GINConv(mlp([hidden, hidden, hidden], nn.ReLU), train_eps=True) for _ in range(layers)
         )
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         self.score = nn.Linear(hidden, 1)
@@ -254,14 +246,14 @@ class LearnedRigidSampler(Sampler):
         self.deterministic = canonical
         has_pos = True  # a position channel is always reserved (zero when there is none)
         cv0 = int(has_pos) + vector_dim + 1
-        self.embed = _mlp([scalar_dim + cv0 * cv0, hidden, hidden])
+        self.embed = mlp([scalar_dim + cv0 * cv0, hidden, hidden])
         self.layers = nn.ModuleList()
         cv = cv0
         for _ in range(layers):
             layer = nn.ModuleDict(
                 {
-                    "msg": _mlp([2 * hidden + cv + pair_dim, hidden, hidden]),
-                    "upd": _mlp([2 * hidden, hidden, hidden]),
+                    "msg": mlp([2 * hidden + cv + pair_dim, hidden, hidden]),
+                    "upd": mlp([2 * hidden, hidden, hidden]),
                     "gate": nn.Linear(hidden, vector_hidden),
                     "mix": nn.Linear(cv, vector_hidden, bias=False),
                     "mix_rel": nn.Linear(cv, vector_hidden, bias=False),
