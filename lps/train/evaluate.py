@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from lps.train.checkpoint import RunDirError, atomic_write_json, latest_checkpoint
 from lps.train.config import load_config
-from lps.train.loop import make_accelerator, split_metrics, summary_line
+from lps.train.loop import make_accelerator, pin_memory, split_metrics, summary_line
 from lps.train.tasks import get_task
 
 
@@ -70,7 +70,13 @@ def evaluate_run(
     load_model_weights(model, ckpt)
     data, collate = task.datasets(cfg), task.collate(cfg)
     loaders = {
-        split: DataLoader(data[split], cfg.data.eval_batch_size, shuffle=False, collate_fn=collate)
+        split: DataLoader(
+            data[split],
+            cfg.data.eval_batch_size,
+            shuffle=False,
+            collate_fn=collate,
+            pin_memory=pin_memory(cfg),
+        )
         for split in ("val", "test")
     }
     model = accelerator.prepare(model)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator, DistributedDataParallelKwargs
+from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
 from accelerate.utils import set_seed
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Sampler
@@ -75,11 +75,15 @@ def make_accelerator(cfg: DictConfig, **kwargs: Any) -> Accelerator:
     """The Accelerator for a config. Without CUDA it is put in CPU mode explicitly: only then
     does accelerate start gloo under ``torchrun``/``accelerate launch`` (otherwise every
     process would believe it is alone and they would all write the same run directory)."""
-    return Accelerator(
-        cpu=cfg.trainer.cpu or not torch.cuda.is_available(),
-        mixed_precision=cfg.trainer.mixed_precision,
-        **kwargs,
-    )
+    cpu = cfg.trainer.cpu or not torch.cuda.is_available()
+    if not cpu:  # pinned host batches (see pin_memory) are copied without blocking the host
+        kwargs.setdefault("dataloader_config", DataLoaderConfiguration(non_blocking=True))
+    return Accelerator(cpu=cpu, mixed_precision=cfg.trainer.mixed_precision, **kwargs)
+
+
+def pin_memory(cfg: DictConfig) -> bool:
+    """Pin loader memory when batches go to a GPU (faster, asynchronous host-to-device copies)."""
+    return not cfg.trainer.cpu and torch.cuda.is_available()
 
 
 def default_run_dir(cfg: DictConfig) -> str:
@@ -196,6 +200,7 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
         collate_fn=collate,
         drop_last=True,
         num_workers=cfg.data.num_workers,
+        pin_memory=pin_memory(cfg),
         generator=torch.Generator().manual_seed(t.seed),
     )
     if len(train_loader) == 0:
@@ -210,6 +215,7 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
             shuffle=False,
             collate_fn=collate,
             num_workers=cfg.data.num_workers,
+            pin_memory=pin_memory(cfg),
             generator=torch.Generator().manual_seed(t.seed),
         )
         for split in ("val", "test")
