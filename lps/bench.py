@@ -365,6 +365,7 @@ def sampler_curve(
     from lps.fields import parse_field_types
     from lps.groups import get_group
     from lps.samplers import build_sampler
+    from lps.samplers.learned import random_walk_features
 
     types = parse_field_types({"x": "node", "adj": "pair"}, "inputs")
     rows = []
@@ -382,8 +383,14 @@ def sampler_curve(
             perm = out.element
             (perm.soft.sum() if perm.soft is not None else torch.zeros(())).backward()
 
+        adj, dtype = data["adj"][..., 0] != 0, sampler.embed.weight.dtype
+
+        def walk() -> Any:
+            return random_walk_features(adj, SN_SAMPLER["walk_steps"], dtype)  # noqa: B023
+
         sampler.eval()
         t_eval = time_call(_eval_call(call, device), device, repeats)
+        t_walk = time_call(_eval_call(walk, device), device, repeats)
         sampler.train()
         t_train = time_call(step, device, repeats)
         rows.append(
@@ -393,6 +400,7 @@ def sampler_curve(
                 "edges": int(data["edge_index"].shape[1]),
                 "nodes": int(data["mask"].sum()),
                 "eval_s": t_eval,
+                "walk_features_s": t_walk,
                 "train_s": t_train,
                 "train_peak_bytes": peak_memory(step, device),
             }
@@ -549,12 +557,13 @@ def markdown_tables(result: dict[str, Any]) -> str:
         lines += [
             "**learned S_n sampler alone**",
             "",
-            "| N | edges | eval ms | train-step ms |",
-            "| --- | --- | --- | --- |",
+            "| N | edges | eval ms | of which walk features ms | train-step ms |",
+            "| --- | --- | --- | --- | --- |",
         ]
         for r in result["sampler_curve"]:
             lines.append(
-                f"| {r['n']} | {r['edges']} | {1e3 * r['eval_s']:.1f} | {1e3 * r['train_s']:.1f} |"
+                f"| {r['n']} | {r['edges']} | {1e3 * r['eval_s']:.1f} "
+                f"| {1e3 * r['walk_features_s']:.1f} | {1e3 * r['train_s']:.1f} |"
             )
     return "\n".join(lines)
 
@@ -591,6 +600,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     if curve:
         ax2.loglog([r["n"] for r in curve], [r["eval_s"] for r in curve], "o-", label="eval")
         ax2.loglog([r["n"] for r in curve], [r["train_s"] for r in curve], "s-", label="train")
+        walk = [r["walk_features_s"] for r in curve]
+        ax2.loglog([r["n"] for r in curve], walk, "^--", label="walk features (eval)")
         ax2.set_xlabel("N (max nodes)")
         ax2.set_ylabel("learned sampler seconds")
         ax2.legend(fontsize=7)
