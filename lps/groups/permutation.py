@@ -81,14 +81,14 @@ class _StraightThroughPermute(torch.autograd.Function):
             if ctx.pair:
                 grad_x = _gather_nodes(grad_x, inverse, 2)
         if ctx.needs_input_grad[1]:
-            a = soft.to(grad.dtype)
-            xs = x.to(grad.dtype)
+            dtype = torch.promote_types(torch.promote_types(grad.dtype, soft.dtype), x.dtype)
+            a, xs, grad = soft.to(dtype), x.to(dtype), grad.to(dtype)  # no bf16 products
             if ctx.pair:
                 m, n = xs.shape[:2]
                 g, xs = grad.reshape(m, n, n, -1), xs.reshape(m, n, n, -1)
                 # d<G, A X A^T>/dA = sum_c G_c A X_c^T + G_c^T A X_c
-                ax_rows = torch.einsum("mjb,mabc->mjac", a, xs)  # (A X_c^T)^T
-                ax_cols = torch.einsum("mjb,mbac->mjac", a, xs)  # A X_c
+                ax_rows = torch.einsum("mjb,mabc->mjac", a, xs)  # [j, a, c] = (A X_c^T)[j, a]
+                ax_cols = torch.einsum("mjb,mbac->mjac", a, xs)  # [j, a, c] = (A X_c)[j, a]
                 grad_soft = torch.einsum("mijc,mjac->mia", g, ax_rows) + torch.einsum(
                     "mjic,mjac->mia", g, ax_cols
                 )
