@@ -684,3 +684,16 @@ def test_coupled_noise_equivariance_cuda(gname, sname, build_model) -> None:
         assert_valid_perm(Perm(perm.index.cpu()), mask.cpu(), 2)
     if rigid is not None:
         assert_valid_rotation(Rigid(rigid.matrix.cpu()), is_special(model.group))
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, bad",
+    [
+        ("haar", {"in_dim": 3}, "in_dim"),
+        ("frame", {"hidden": 8}, "hidden"),
+        ("learned", {"in_dim": 3, "hiden": 8}, "hiden"),
+    ],
+)
+def test_build_sampler_names_unknown_arguments(name, kwargs, bad) -> None:
+    with pytest.raises(ValueError, match=f"takes no argument\\(s\\) {bad}"):
+        build_sampler(name, "S_n", **kwargs)

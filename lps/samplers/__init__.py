@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from lps.groups import Group, ImageRotation, Orthogonal, Permutation, Product, get_group
@@ -39,6 +40,19 @@ __all__ = [
 SAMPLER_NAMES = ("haar", "frame", "canonical", "learned")
 
 
+def _construct(name: str, cls: type[Sampler], group: Group, kwargs: dict[str, Any]) -> Sampler:
+    """``cls(group, **kwargs)``, with an error naming any keyword the sampler does not take."""
+    params = inspect.signature(cls.__init__).parameters
+    accepted = [p for p in params if p not in ("self", "group")]
+    unknown = sorted(k for k in kwargs if k not in accepted)
+    if unknown:
+        raise ValueError(
+            f"sampler {name!r} for {group.name} takes no argument(s) {', '.join(unknown)}; "
+            f"it accepts: {', '.join(accepted) or 'none'}"
+        )
+    return cls(group, **kwargs)
+
+
 def build_sampler(name: str, group: str | Group, **kwargs: Any) -> Sampler:
     """Build a sampler by name for a group.
 
@@ -47,16 +61,16 @@ def build_sampler(name: str, group: str | Group, **kwargs: Any) -> Sampler:
     """
     group = get_group(group)
     if name == "haar":
-        return HaarSampler(group, **kwargs)
+        return _construct(name, HaarSampler, group, kwargs)
     if name == "frame":
-        return FrameSampler(group, **kwargs)
+        return _construct(name, FrameSampler, group, kwargs)
     if name in ("learned", "canonical"):
         if name == "canonical":
             kwargs["canonical"] = True
         if isinstance(group, Permutation):
-            return LearnedPermutationSampler(group, **kwargs)
+            return _construct(name, LearnedPermutationSampler, group, kwargs)
         if isinstance(group, (Orthogonal, Product)):
-            return LearnedRigidSampler(group, **kwargs)
+            return _construct(name, LearnedRigidSampler, group, kwargs)
         if isinstance(group, ImageRotation):
             raise ValueError(
                 f"sampler {name!r}: there is no learned sampler for {group.name} yet; "
