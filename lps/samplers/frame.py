@@ -1,11 +1,12 @@
 """Frame averaging: elements drawn uniformly from an input-dependent frame.
 
 - O(d)/SO(d)/E(d)/SE(d): the PCA frame. The eigenvectors of the (centred) covariance of all
-  vectors, each sign fixed by the third moment, then mixed by a Haar element of the
-  block-diagonal subgroup of tied eigenvalues: a random sign for a simple eigenvalue, a
-  Haar rotation of the eigenspace for a repeated one (so an isotropic input, such as the
-  vertices of a cube, is averaged over the whole group instead of being given one arbitrary
-  pose).
+  vectors, mixed by a Haar element of the block-diagonal subgroup of tied eigenvalues: a
+  random sign for a simple eigenvalue, a Haar rotation of the eigenspace for a repeated one
+  (so an isotropic input, such as the vertices of a cube, is averaged over the whole group
+  instead of being given one arbitrary pose). The mixing comes from Gaussian noise vectors
+  in world coordinates, read in the eigenbasis, so it does not depend on which basis (or
+  sign) ``eigh`` returns and coupled noise stays exact on degenerate inputs.
 - S_n: nodes sorted lexicographically by Laplacian spectral keys (each simple eigenvector
   with a random sign, the diagonal of the eigenspace projector for a repeated eigenvalue),
   then by node features, then by a uniform tie-break drawn per node.
@@ -43,7 +44,8 @@ _QUANT = 1e-4  # frame keys closer than this count as tied (float noise must not
 
 @dataclass
 class FrameNoise:
-    """``gauss`` (M, d, d) for the rotation, ``tiebreak`` (M, N) per node, ``signs`` (M, K)."""
+    """``gauss`` (M, d, d): d Gaussian vectors (columns) in world coordinates for the rotation;
+    ``tiebreak`` (M, N) per node; ``signs`` (M, K) for the Laplacian eigenvectors."""
 
     gauss: Tensor | None = None
     tiebreak: Tensor | None = None
@@ -130,12 +132,16 @@ class FrameSampler(Sampler):
         return noise
 
     def transform_noise(self, h, noise: FrameNoise, k: int) -> FrameNoise:
-        if noise.tiebreak is None:
-            return noise
-        perm = h if isinstance(h, Perm) else h.perm
-        rows = Permutation().repeat(perm, k)
-        tie = Permutation().act(rows, noise.tiebreak.unsqueeze(-1), FieldType.NODE).squeeze(-1)
-        return FrameNoise(noise.gauss, tie, noise.signs)
+        gauss, tie = noise.gauss, noise.tiebreak
+        if gauss is not None:  # world-coordinate vectors turn with the input
+            rigid = h.rigid if isinstance(h, PermRigid) else h
+            rot = rigid.matrix.to(gauss.dtype).repeat_interleave(k, 0)
+            gauss = rot @ gauss
+        if tie is not None:
+            perm = h if isinstance(h, Perm) else h.perm
+            rows = Permutation().repeat(perm, k)
+            tie = Permutation().act(rows, tie.unsqueeze(-1), FieldType.NODE).squeeze(-1)
+        return FrameNoise(gauss, tie, noise.signs)
 
     # Frames ---------------------------------------------------------------------------
 
@@ -144,12 +150,13 @@ class FrameSampler(Sampler):
         vecs, w = _vectors(inputs, types, mask, rigid.d)
         cov = torch.einsum("bp,bpi,bpj->bij", w, vecs, vecs)
         evals, evecs = torch.linalg.eigh(cov)
-        proj = vecs @ evecs  # (B, P, d)
-        skew = (w.unsqueeze(-1) * proj**3).sum(1)
-        evecs = evecs * torch.where(skew < 0, -1.0, 1.0).unsqueeze(1)
+        evecs = repeat_rows(evecs, k)
         tied = repeat_rows(_tie_blocks(evals, self.tie_tol), k)
-        mix = qr_haar(gauss.double() * tied)  # block-diagonal Haar: signs, or eigenspace turns
-        rot = repeat_rows(evecs, k) @ mix
+        # Block-diagonal Haar (signs, or turns of a repeated eigenspace) from the noise vectors'
+        # coordinates in the eigenbasis: eigh's arbitrary basis of a tied eigenspace (and sign
+        # of a simple one) cancels, so frame(R x) = R frame(x) exactly under coupled noise.
+        mix = qr_haar((evecs.transpose(1, 2) @ gauss.double()) * tied)
+        rot = evecs @ mix
         return fix_determinant(rot) if rigid.special else rot
 
     def _graph_keys(self, inputs, types, mask, signs: Tensor, k: int) -> list[Tensor]:
