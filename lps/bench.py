@@ -333,7 +333,8 @@ def bench_case(
         fn = wrap(model)
         model.eval()
         t_sym = time_call(_eval_call(lambda: fn(**call_fields), device), device, repeats)  # noqa: B023
-        parts = _components(model, data, k, device, repeats)
+        # Shares are timed eagerly, so they are reported for eager rows only.
+        parts = {} if compiled else _components(model, data, k, device, repeats)
         model.train()
         step = _train_step(model, lambda: fn(**call_fields), device)  # noqa: B023
         t_sym_train = time_call(step, device, repeats)
@@ -348,10 +349,11 @@ def bench_case(
             "train_per_s": batch / t_sym_train,
             "train_ratio": t_train / t_sym_train,
             "train_peak_bytes": mem,
-            "sampler_share": parts["sampler_s"] / t_sym,
-            "actions_share": parts["actions_s"] / t_sym,
             **parts,
         }
+        if parts:
+            row["sampler_share"] = parts["sampler_s"] / t_sym
+            row["actions_share"] = parts["actions_s"] / t_sym
         if mem is not None and mem_train:
             row["extra_memory_share"] = (mem - mem_train) / mem_train
         rows.append(row)
