@@ -155,3 +155,17 @@ def test_cli_check_json(capsys):
     assert all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
     groups = {r["group"] for r in rows}
     assert {"S_n", "O(3)", "SE(3)", "S_n x E(3)", "C4"} <= groups
+
+
+def test_resume_accepts_a_config_written_before_a_new_key(tmp_path):
+    """A run started before a config key existed resumes when the key keeps its default."""
+    cfg = tiny(tmp_path, "trainer.max_steps=2")
+    train(cfg)
+    saved = tmp_path / "run" / "config.yaml"
+    text = saved.read_text()
+    assert "  validate: true\n" in text
+    saved.write_text(text.replace("  validate: true\n", ""))
+    metrics = train(tiny(tmp_path, "trainer.max_steps=4"), resume=True)
+    assert metrics["train"]["steps"] == 4
+    with pytest.raises(RunDirError, match="symmetry.validate"):
+        train(tiny(tmp_path, "trainer.max_steps=6", "symmetry.validate=false"), resume=True)

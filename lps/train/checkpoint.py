@@ -64,7 +64,12 @@ def prepare_run_dir(cfg: DictConfig, resume: bool) -> Path:
     run_dir = Path(cfg.run_dir)
     cfg_path = run_dir / "config.yaml"
     if cfg_path.exists():
-        old = OmegaConf.to_container(OmegaConf.load(cfg_path), resolve=True)
+        from lps.train.config import ConfigError, load_config
+
+        try:  # through the schema: keys added since the run was started take their defaults
+            old = OmegaConf.to_container(load_config(cfg_path), resolve=True)
+        except ConfigError:
+            old = OmegaConf.to_container(OmegaConf.load(cfg_path), resolve=True)
         new = OmegaConf.to_container(cfg, resolve=True)
         for key in RESUMABLE_CHANGES:
             for d in (old, new):

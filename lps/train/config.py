@@ -52,6 +52,7 @@ class SymmetryConfig:
     sampler: str = "learned"  # learned | canonical | haar | frame
     n_samples: int = 1  # k in training
     n_samples_eval: int = 10  # k in validation and test
+    validate: bool = True  # check input shapes, masks and NaNs on every call (host syncs)
     hidden: int = 64  # learned sampler width
     layers: int = 3  # learned sampler depth
     noise_dim: int = 1  # S_n: noise channels per node

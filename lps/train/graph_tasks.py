@@ -211,6 +211,7 @@ def _symmetrize(cfg: DictConfig, base: nn.Module, outputs: str, in_dim: int) -> 
         sampler=s.sampler,
         n_samples=s.n_samples,
         n_samples_eval=s.n_samples_eval,
+        validate=s.validate,
         **sampler_kwargs(cfg, in_dim=in_dim),
     )
 

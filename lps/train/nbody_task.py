@@ -65,6 +65,7 @@ class NBody(Task):
             sampler=cfg.symmetry.sampler,
             n_samples=cfg.symmetry.n_samples,
             n_samples_eval=cfg.symmetry.n_samples_eval,
+            validate=cfg.symmetry.validate,
             **sampler_kwargs(cfg, scalar_dim=1, vector_dim=1, pair_dim=1),
         )
 

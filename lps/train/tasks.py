@@ -112,6 +112,7 @@ class ExpClassify(Task):
             sampler=cfg.symmetry.sampler,
             n_samples=cfg.symmetry.n_samples,
             n_samples_eval=cfg.symmetry.n_samples_eval,
+            validate=cfg.symmetry.validate,
             **sampler_kwargs(cfg, in_dim=1),
         )
 
