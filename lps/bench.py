@@ -329,7 +329,7 @@ def bench_case(
         if model.sampler.deterministic and k > 1:
             continue  # canonicalization always uses one sample: same as its k = 1 row
         wanted = (*model.input_types, "mask", "edge_index")
-        call_fields = {name: v for name, v in data.items() if name in wanted}
+        call_fields = {key: v for key, v in data.items() if key in wanted}
         fn = wrap(model)
         model.eval()
         t_sym = time_call(_eval_call(lambda: fn(**call_fields), device), device, repeats)  # noqa: B023
