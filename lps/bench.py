@@ -478,7 +478,7 @@ def run_bench(
                         rows += bench_case(
                             base_name, n, k, samplers, batch, repeats, dev, compiled, degree
                         )
-                    except torch.OutOfMemoryError:
+                    except torch.cuda.OutOfMemoryError:
                         rows.append({"base": base_name, "n": n, "k": k, "error": "out of memory"})
                         torch.cuda.empty_cache()
     breaks = {}
