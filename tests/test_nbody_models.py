@@ -299,7 +299,7 @@ def test_all_nbody_configs_build() -> None:
 
 #: Test MSE of lps/pretrained/nbody_transformer_ps with k = 2 samples and evaluation seed
 #: 10,000 (the first of ``eval.seeds``), as reported in docs/nbody.md.
-PRETRAINED_TEST_MSE_K2 = 0.009652
+PRETRAINED_TEST_MSE_K2 = 0.008815
 
 
 def test_shipped_checkpoint_reproduces_its_figure(tmp_path, monkeypatch) -> None:
