@@ -604,6 +604,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
         ax2.loglog([r["n"] for r in curve], [r["train_s"] for r in curve], "s-", label="train")
         walk = [r["walk_features_s"] for r in curve]
         ax2.loglog([r["n"] for r in curve], walk, "^--", label="walk features (eval)")
+        ax2.set_xticks([r["n"] for r in curve])
+        ax2.set_xticklabels([str(r["n"]) for r in curve])
+        ax2.minorticks_off()
         ax2.set_xlabel("N (max nodes)")
         ax2.set_ylabel("learned sampler seconds")
         ax2.legend(fontsize=7)
