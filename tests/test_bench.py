@@ -57,3 +57,28 @@ def test_bench_bad_names(tmp_path, capsys):
     assert main(["bench", "--samplers", "magic", "--out", str(tmp_path / "b.json")]) == 2
     assert "unknown sampler 'magic'" in capsys.readouterr().err
     assert main(["bench", "--sizes", "8,x", "--out", str(tmp_path / "b.json")]) == 2
+
+
+@pytest.mark.gpu
+def test_bench_on_cuda_with_compile(tmp_path):
+    """On a GPU: bf16 autocast, eager and compiled rows, peak memory and its share."""
+    result = run_bench(
+        tmp_path / "bench.json",
+        device="cuda",
+        bases=("mlp",),
+        sizes=(16,),
+        ks=(2,),
+        samplers=("learned", "haar"),
+        batch=2,
+        repeats=2,
+        compile=True,
+        curve=(16,),
+    )
+    assert result["device"]["type"] == "cuda" and result["device"]["autocast"] == "bf16"
+    modes = {r["mode"] for r in result["rows"]}
+    assert modes == {"eager", "compile"}
+    for r in result["rows"]:
+        assert r["train_peak_bytes"] > 0
+        if r["sampler"] != "base":
+            assert "extra_memory_share" in r
+    assert result["sampler_curve"][0]["train_peak_bytes"] > 0
