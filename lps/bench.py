@@ -171,6 +171,21 @@ def peak_memory(fn: Callable[[], Any], device: torch.device) -> int | None:
     return torch.cuda.max_memory_allocated(device) - before
 
 
+def saved_for_backward(fn: Callable[[], Any]) -> int:
+    """Bytes of the tensors autograd keeps for the backward pass during ``fn()`` (any device;
+    a tensor saved twice counts twice)."""
+    total = 0
+
+    def pack(t: Tensor) -> Tensor:
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return total
+
+
 def _autocast(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -405,6 +420,7 @@ def sampler_curve(
                 "walk_features_s": t_walk,
                 "train_s": t_train,
                 "train_peak_bytes": peak_memory(step, device),
+                "saved_for_backward_bytes": saved_for_backward(call),
             }
         )
     return rows
@@ -559,13 +575,15 @@ def markdown_tables(result: dict[str, Any]) -> str:
         lines += [
             "**learned S_n sampler alone**",
             "",
-            "| N | edges | eval ms | of which walk features ms | train-step ms |",
-            "| --- | --- | --- | --- | --- |",
+            "| N | edges | eval ms | of which walk features ms | train-step ms "
+            "| kept for backward MB |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         for r in result["sampler_curve"]:
             lines.append(
                 f"| {r['n']} | {r['edges']} | {1e3 * r['eval_s']:.1f} "
-                f"| {1e3 * r['walk_features_s']:.1f} | {1e3 * r['train_s']:.1f} |"
+                f"| {1e3 * r['walk_features_s']:.1f} | {1e3 * r['train_s']:.1f} "
+                f"| {r['saved_for_backward_bytes'] / 2**20:.1f} |"
             )
     return "\n".join(lines)
 

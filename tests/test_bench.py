@@ -36,6 +36,7 @@ def test_bench_writes_json_plot_and_ratios(tmp_path):
     for name, report in on_disk["graph_breaks"].items():
         assert report.get("graph_breaks") == 0, (name, report)
     assert [r["n"] for r in on_disk["sampler_curve"]] == [8, 12]
+    assert all(r["saved_for_backward_bytes"] > 0 for r in on_disk["sampler_curve"])
     assert result["summary"] == on_disk["summary"]
     table = markdown_tables(on_disk)
     assert "| 8 | 2 | learned |" in table and "learned S_n sampler alone" in table

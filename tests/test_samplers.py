@@ -717,3 +717,29 @@ def test_coupled_noise_equivariance_cuda(gname, sname, build_model) -> None:
 def test_build_sampler_names_unknown_arguments(name, kwargs, bad) -> None:
     with pytest.raises(ValueError, match=f"takes no argument\\(s\\) {bad}"):
         build_sampler(name, "S_n", **kwargs)
+
+
+def test_relaxation_recomputed_in_backward_not_stored() -> None:
+    """The Sinkhorn iterates are not kept for the backward pass (activation checkpointing);
+    the gradients are those of the plain computation."""
+    from lps.samplers.relax import _relax
+
+    gen = torch.Generator().manual_seed(0)
+    m, n = 4, 30
+    mask = torch.arange(n)[None, :] < torch.tensor([30, 25, 12, 3])[:, None]
+    scores = torch.randn(m, n, generator=gen).requires_grad_(True)
+    weight = torch.randn(m, n, n, generator=gen)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(
+        lambda t: saved.append(t.numel() * t.element_size()) or t, lambda t: t
+    ):
+        perm, entropy = scores_to_perm(scores, mask, tau=0.1, sinkhorn_iters=10)
+    assert sum(saved) < m * n * n * 4  # less than one (M, N, N) fp32 matrix
+    grad = torch.autograd.grad((perm.soft * weight).sum() + entropy, scores)[0]
+
+    ref_scores = scores.detach().clone().requires_grad_(True)
+    normed = ref_scores / (ref_scores * mask).norm(dim=1, keepdim=True)
+    soft, ent = _relax(normed, perm.index, mask, 0.1, 10)
+    ref = torch.autograd.grad((soft * weight).sum() + ent, ref_scores)[0]
+    assert torch.allclose(perm.soft, soft) and torch.allclose(entropy, ent)
+    assert torch.allclose(grad, ref, atol=1e-6)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from lps.groups import Perm, full_precision
 
@@ -154,6 +155,18 @@ def scores_to_perm(
         index = sort_scores(s.detach(), mask, tiebreak, TIE_TOL[s.dtype])
         if not (relax and torch.is_grad_enabled() and s.requires_grad):
             return Perm(index), None
-        # The relaxation only carries gradients: fp32 is enough for it.
-        soft = sinkhorn(softsort(s.float(), index, mask, tau), sinkhorn_iters)
-        return Perm(index, soft), row_entropy(soft, mask)
+        # The relaxation only carries gradients: fp32 is enough for it. It is recomputed in
+        # the backward pass instead of keeping every Sinkhorn iterate (about 27 (M, N, N)
+        # tensors) alive until then: only the scores and the soft matrix are stored.
+        soft, entropy = checkpoint(
+            _relax, s.float(), index, mask, tau, sinkhorn_iters, use_reentrant=False
+        )
+        return Perm(index, soft), entropy
+
+
+def _relax(
+    scores: Tensor, index: Tensor, mask: Tensor | None, tau: float, iters: int
+) -> tuple[Tensor, Tensor]:
+    """Soft permutation (M, N, N) = Sinkhorn(SoftSort) and its mean row entropy."""
+    soft = sinkhorn(softsort(scores, index, mask, tau), iters)
+    return soft, row_entropy(soft, mask)
