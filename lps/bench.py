@@ -250,12 +250,15 @@ def _inputs(base_name: str, batch: int, n: int, degree: float, gen, device) -> d
     return {key: v.to(device) for key, v in data.items()}
 
 
-def _canonical_copies(model: Symmetrized, data: dict[str, Tensor], k: int) -> dict[str, Tensor]:
-    """The base model's keyword inputs for ``B * k`` copies (canonicalized by one sample)."""
+def _canonical_copies(model: Symmetrized, data: dict[str, Tensor], k: int, g=None) -> dict:
+    """The base model's keyword inputs for ``B * k`` copies, canonicalized by the elements
+    ``g`` (batch ``B * k``; default: one draw of the model's sampler)."""
     fields = {n: data[n] for n in model.input_types}
-    mask, edge_index = data.get("mask"), data.get("edge_index")
+    mask = data.get("mask")
     with torch.no_grad():
-        g = model.sampler(fields, model.input_types, mask, k, None, edge_index).element
+        if g is None:
+            g = model.sampler(fields, model.input_types, mask, k, None, data.get("edge_index"))
+            g = g.element
         out = {
             name: model.group.act(g, repeat_rows(x, k), model.input_types[name], inverse=True)
             for name, x in fields.items()
@@ -276,13 +279,7 @@ def _components(model: Symmetrized, data, k: int, device, repeats: int) -> dict[
 
     with torch.no_grad(), _autocast(device):
         g = sampler().element
-        base_in = {
-            name: model.group.act(g, repeat_rows(x, k), types[name], inverse=True)
-            for name, x in fields.items()
-        }
-        if model.pass_mask:
-            base_in["mask"] = None if mask is None else repeat_rows(mask, k)
-        raw = model._as_dict(model.base_model(**base_in))
+        raw = model._as_dict(model.base_model(**_canonical_copies(model, data, k, g)))
 
     def actions() -> None:
         for name, x in fields.items():
