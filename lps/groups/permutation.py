@@ -74,9 +74,7 @@ class _StraightThroughPermute(torch.autograd.Function):
         x, soft, index = ctx.saved_tensors
         grad_x = grad_soft = None
         if ctx.needs_input_grad[0]:
-            inverse = torch.empty_like(index).scatter_(
-                1, index, torch.arange(index.shape[1], device=index.device).expand_as(index)
-            )
+            inverse = Perm(index).inverse_index
             grad_x = _gather_nodes(grad, inverse, 1)
             if ctx.pair:
                 grad_x = _gather_nodes(grad_x, inverse, 2)
