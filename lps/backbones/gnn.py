@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from lps.backbones.points import check_point_inputs
 from lps.layers import mlp
 
 
@@ -63,18 +64,8 @@ class PointGNN(nn.Module):
     ) -> Tensor:
         """Predicted positions (B, N, d) from pos (B, N, d), vel (B, N, C, d), charges
         (B, N, node_dim), edge_attr (B, N, N, pair_dim) and an optional mask (B, N)."""
+        check_point_inputs(self, pos, vel, charges, edge_attr)
         b, n, d = pos.shape
-        want = {
-            "pos": (b, n, self.dim),
-            "vel": (b, n, self.vector_channels, self.dim),
-            "charges": (b, n, self.node_dim),
-            "edge_attr": (b, n, n, self.pair_dim),
-        }
-        for name, x in zip(want, (pos, vel, charges, edge_attr)):
-            if tuple(x.shape) != want[name]:
-                raise ValueError(
-                    f"PointGNN: {name} has shape {tuple(x.shape)}, expected {want[name]}"
-                )
         dtype = self.embed.weight.dtype
         h = self.embed(torch.cat([pos, vel.flatten(2), charges], -1).to(dtype))
         d2 = (pos.unsqueeze(2) - pos.unsqueeze(1)).pow(2).sum(-1, keepdim=True)

@@ -26,6 +26,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from lps.backbones.points import check_point_inputs
+from lps.layers import mlp
+
 
 def ordered_pairs(n: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
     """Source and target indices (each (N (N - 1),)) of the ordered pairs ``i != j``,
@@ -95,21 +98,11 @@ class PointTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(
             layer, layers, norm=nn.LayerNorm(hidden), enable_nested_tensor=False
         )
-        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.head = mlp([hidden, hidden, dim], nn.GELU)
 
     def _check(self, pos: Tensor, vel: Tensor, charges: Tensor, edge_attr: Tensor) -> None:
-        b, n, d = pos.shape
-        want = {
-            "pos": (b, n, self.dim),
-            "vel": (b, n, self.vector_channels, self.dim),
-            "charges": (b, n, self.node_dim),
-            "edge_attr": (b, n, n, self.pair_dim),
-        }
-        for name, x in zip(want, (pos, vel, charges, edge_attr)):
-            if tuple(x.shape) != want[name]:
-                raise ValueError(
-                    f"PointTransformer: {name} has shape {tuple(x.shape)}, expected {want[name]}"
-                )
+        check_point_inputs(self, pos, vel, charges, edge_attr)
+        n = pos.shape[1]
         if n > self.max_nodes:
             raise ValueError(f"PointTransformer: N={n} nodes but max_nodes={self.max_nodes}")
 
