@@ -12,7 +12,8 @@ For every base model (``mlp``, ``vit_s``, ``vit_b`` graph models with node outpu
 - on CUDA, the peak memory of both training steps (the difference is the sampler's and the
   group actions' memory);
 - the graph breaks ``torch._dynamo.explain`` finds in the whole wrapper;
-- the learned sampler alone over a range of N at a fixed mean degree (its cost curve).
+- the learned sampler alone over a range of N at a fixed mean degree (its cost curve), with
+  the dense relaxation and, when ``relax_band`` is given, the banded one.
 
 On CUDA the models run under bf16 autocast. Results go to JSON (device, versions and
 settings included) and a PNG plot beside it. Graphs are random, with sizes uniform in
@@ -122,7 +123,9 @@ def build_base(name: str, n: int) -> nn.Module:
     raise ValueError(f"bench: unknown base {name!r}; expected one of {', '.join(BASES)}")
 
 
-def build_model(base_name: str, base: nn.Module, sampler: str, k: int) -> Symmetrized:
+def build_model(
+    base_name: str, base: nn.Module, sampler: str, k: int, relax_band: int | None = None
+) -> Symmetrized:
     """``base`` symmetrized with ``sampler`` at k samples in training and eval."""
     learned = sampler in ("learned", "canonical")
     if base_name == "nbody":
@@ -132,7 +135,7 @@ def build_model(base_name: str, base: nn.Module, sampler: str, k: int) -> Symmet
         return symmetrize(
             base, "S_n x E(3)", NBODY_INPUTS, "position", sampler, k, k, validate=False, **kw
         )
-    kw = dict(in_dim=3, **SN_SAMPLER) if learned else {}
+    kw = dict(in_dim=3, relax_band=relax_band, **SN_SAMPLER) if learned else {}
     inputs = {"x": "node", "adj": "pair"}
     return symmetrize(base, "S_n", inputs, "node", sampler, k, k, validate=False, **kw)
 
@@ -304,6 +307,7 @@ def bench_case(
     compiled: bool,
     degree: float,
     seed: int = 0,
+    relax_band: int | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for one (base, N, k, mode): the base alone, then each sampler."""
     gen = torch.Generator().manual_seed(seed)
@@ -337,7 +341,7 @@ def bench_case(
         }
     ]
     for name in samplers:
-        model = build_model(base_name, base, name, k).to(device)
+        model = build_model(base_name, base, name, k, relax_band).to(device)
         if model.sampler.deterministic and k > 1:
             continue  # canonicalization always uses one sample: same as its k = 1 row
         wanted = (*model.input_types, "mask", "edge_index")
@@ -373,35 +377,55 @@ def bench_case(
 
 
 def sampler_curve(
-    sizes: tuple[int, ...], k: int, batch: int, degree: float, repeats: int, device
+    sizes: tuple[int, ...],
+    k: int,
+    batch: int,
+    degree: float,
+    repeats: int,
+    device,
+    bands: tuple[int | None, ...] = (None,),
 ) -> list[dict[str, Any]]:
-    """Eval and training-step seconds of the learned S_n sampler alone over N."""
+    """Eval and training-step seconds of the learned S_n sampler alone over N, per relaxation
+    band (None: dense). The training step also canonicalizes the node features and the
+    adjacency with the sampled elements (straight-through) and back-propagates a random
+    linear loss through them, since the band changes the cost of that backward pass too."""
     from lps.fields import parse_field_types
     from lps.groups import get_group
     from lps.samplers import build_sampler
     from lps.samplers.learned import random_walk_features
 
     types = parse_field_types({"x": "node", "adj": "pair"}, "inputs")
+    group = get_group("S_n")
     rows = []
-    for n in sizes:
+    for n, band in ((n, band) for n in sizes for band in bands):
         gen = torch.Generator().manual_seed(n)
         data = _inputs("mlp", batch, n, degree, gen, device)
-        sampler = build_sampler("learned", get_group("S_n"), in_dim=3, **SN_SAMPLER).to(device)
+        torch.manual_seed(n)
+        sampler = build_sampler("learned", group, in_dim=3, relax_band=band, **SN_SAMPLER).to(
+            device
+        )
         fields = {"x": data["x"], "adj": data["adj"]}
+        weights = {
+            name: torch.randn(x.repeat_interleave(k, 0).shape, generator=gen).to(device)
+            for name, x in fields.items()
+        }
 
         def call() -> Any:
             return sampler(fields, types, data["mask"], k, None, data["edge_index"])  # noqa: B023
 
         def step() -> None:
-            out = call()
-            perm = out.element
-            (perm.soft.sum() if perm.soft is not None else torch.zeros(())).backward()
+            g, loss = call().element, 0.0
+            for name, x in fields.items():  # noqa: B023
+                canonical = group.act(g, repeat_rows(x, k), types[name], inverse=True)  # noqa: B023
+                loss = loss + (canonical * weights[name]).sum()  # noqa: B023
+            loss.backward()
 
         adj, dtype = data["adj"][..., 0] != 0, sampler.embed.weight.dtype
 
         def walk() -> Any:
             return random_walk_features(adj, SN_SAMPLER["walk_steps"], dtype)  # noqa: B023
 
+        mass = None if band is None else _band_mass(sampler, data, types, k, band)
         sampler.eval()
         t_eval = time_call(_eval_call(call, device), device, repeats)
         t_walk = time_call(_eval_call(walk, device), device, repeats)
@@ -411,6 +435,8 @@ def sampler_curve(
             {
                 "n": n,
                 "k": k,
+                "relax_band": band,
+                "band_mass": mass,
                 "edges": int(data["edge_index"].shape[1]),
                 "nodes": int(data["mask"].sum()),
                 "eval_s": t_eval,
@@ -421,6 +447,25 @@ def sampler_curve(
             }
         )
     return rows
+
+
+def _band_mass(sampler, data, types, k: int, band: int) -> float:
+    """Share of the dense relaxation's mass within the band, for this sampler's scores."""
+    from lps.samplers.relax import band_mass, scores_to_perm
+
+    fields, mask = {"x": data["x"], "adj": data["adj"]}, data["mask"]
+    noise = sampler.sample_noise(fields, types, mask, k)
+    with torch.no_grad():
+        scores = sampler.node_scores(fields, types, mask, k, noise, data["edge_index"])
+    rows_mask = repeat_rows(mask, k)
+    perm, _ = scores_to_perm(
+        scores.requires_grad_(True),
+        rows_mask,
+        sampler.tau,
+        sampler.sinkhorn_iters,
+        tiebreak=noise[..., -1],
+    )
+    return float(band_mass(perm.soft.detach(), perm.index, rows_mask, band))
 
 
 # --------------------------------------------------------------------------- the run
@@ -458,13 +503,18 @@ def run_bench(
     compile: bool | None = None,
     degree: float = 8.0,
     curve: tuple[int, ...] | None = None,
+    relax_band: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Measure and write the benchmark; returns the result (``summary`` holds the ratios).
 
     Defaults come from :data:`PRESETS` (``quick``, else ``cpu`` or ``cuda`` by device);
     ``compile`` defaults to True on CUDA only (inductor on CPU compiles C++ for minutes).
+    ``relax_band`` gives the learned samplers a banded relaxation; the sampler curve then
+    shows the dense and the banded one.
     """
+    if relax_band is not None and relax_band < 0:
+        raise ValueError(f"bench: relax_band must be >= 0, got {relax_band}")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     preset = PRESETS["quick" if quick else ("cuda" if dev.type == "cuda" else "cpu")]
     bases = tuple(bases or preset["bases"])
@@ -489,7 +539,16 @@ def run_bench(
                     say(f"{base_name} N={n} k={k} {'compile' if compiled else 'eager'}")
                     try:
                         rows += bench_case(
-                            base_name, n, k, samplers, batch, repeats, dev, compiled, degree
+                            base_name,
+                            n,
+                            k,
+                            samplers,
+                            batch,
+                            repeats,
+                            dev,
+                            compiled,
+                            degree,
+                            relax_band=relax_band,
                         )
                     except torch.cuda.OutOfMemoryError:
                         rows.append({"base": base_name, "n": n, "k": k, "error": "out of memory"})
@@ -500,13 +559,15 @@ def run_bench(
         gen = torch.Generator().manual_seed(0)
         data = _inputs(base_name, 2, n, degree, gen, dev)
         for name in samplers:
-            model = build_model(base_name, build_base(base_name, n), name, 2).to(dev).eval()
+            model = build_model(base_name, build_base(base_name, n), name, 2, relax_band)
+            model = model.to(dev).eval()
             fields = {key: v for key, v in data.items() if key in (*model.input_types, "mask")}
             if "edge_index" in data:
                 fields["edge_index"] = data["edge_index"]
             breaks[f"{base_name}/{name}"] = count_graph_breaks(model, fields)
     say("sampler curve")
-    curve_rows = sampler_curve(curve, max(ks), batch, degree, repeats, dev) if curve else []
+    bands = (None,) if relax_band is None else (None, relax_band)
+    curve_rows = sampler_curve(curve, max(ks), batch, degree, repeats, dev, bands) if curve else []
     result = {
         "settings": {
             "bases": bases,
@@ -518,7 +579,7 @@ def run_bench(
             "modes": ["compile" if c else "eager" for c in modes],
             "mean_degree": degree,
             "graph_outputs": "node (2 classes); ViTs with patch 16",
-            "sn_sampler": SN_SAMPLER,
+            "sn_sampler": {**SN_SAMPLER, "relax_band": relax_band},
             "timing": "median of repeats after 2 warm-up calls",
         },
         "device": _device_info(dev),
@@ -572,13 +633,17 @@ def markdown_tables(result: dict[str, Any]) -> str:
         lines += [
             "**learned S_n sampler alone**",
             "",
-            "| N | edges | eval ms | of which walk features ms | train-step ms "
-            "| kept for backward MB |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| N | edges | relaxation | dense mass in band | eval ms "
+            "| of which walk features ms | train-step ms | kept for backward MB |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in result["sampler_curve"]:
+            band = r.get("relax_band")
+            mass = "" if r.get("band_mass") is None else f"{100 * r['band_mass']:.0f}%"
             lines.append(
-                f"| {r['n']} | {r['edges']} | {1e3 * r['eval_s']:.1f} "
+                f"| {r['n']} | {r['edges']} | {'dense' if band is None else f'band {band}'} "
+                f"| {mass} "
+                f"| {1e3 * r['eval_s']:.1f} "
                 f"| {1e3 * r['walk_features_s']:.1f} | {1e3 * r['train_s']:.1f} "
                 f"| {r['saved_for_backward_bytes'] / 2**20:.1f} |"
             )
@@ -615,12 +680,21 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.legend(fontsize=7)
     curve = result.get("sampler_curve", [])
     if curve:
-        ax2.loglog([r["n"] for r in curve], [r["eval_s"] for r in curve], "o-", label="eval")
-        ax2.loglog([r["n"] for r in curve], [r["train_s"] for r in curve], "s-", label="train")
-        walk = [r["walk_features_s"] for r in curve]
-        ax2.loglog([r["n"] for r in curve], walk, "^--", label="walk features (eval)")
-        ax2.set_xticks([r["n"] for r in curve])
-        ax2.set_xticklabels([str(r["n"]) for r in curve])
+        dense = [r for r in curve if r.get("relax_band") is None]
+        ns = [r["n"] for r in dense]
+        ax2.loglog(ns, [r["eval_s"] for r in dense], "o-", label="eval")
+        ax2.loglog(ns, [r["train_s"] for r in dense], "s-", label="train (dense)")
+        for band in dict.fromkeys(r.get("relax_band") for r in curve if r.get("relax_band")):
+            sel = [r for r in curve if r.get("relax_band") == band]
+            ax2.loglog(
+                [r["n"] for r in sel],
+                [r["train_s"] for r in sel],
+                "s:",
+                label=f"train (band {band})",
+            )
+        ax2.loglog(ns, [r["walk_features_s"] for r in dense], "^--", label="walk features (eval)")
+        ax2.set_xticks(ns)
+        ax2.set_xticklabels([str(n) for n in ns])
         ax2.minorticks_off()
         ax2.set_xlabel("N (max nodes)")
         ax2.set_ylabel("learned sampler seconds")

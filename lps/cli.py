@@ -3,7 +3,7 @@
 lps train [CONFIG] [key=value ...] [--resume]
 lps evaluate RUN_DIR [key=value ...]
 lps check [--json]
-lps bench [--quick] [--device D] [--bases ...] [--sizes ...] [--ks ...] [--out FILE]
+lps bench [--quick] [--device D] [--bases ...] [--sizes ...] [--ks ...] [--band W] [--out FILE]
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def _bench(args: argparse.Namespace) -> int:
             repeats=args.repeats,
             compile=args.compile,
             curve=ints(args.curve),
+            relax_band=args.band,
             progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True),
         )
     except ValueError as err:
@@ -133,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also time torch.compile (default: on CUDA only)",
     )
     p.add_argument("--curve", default=None, help="N values of the sampler cost curve ('' = none)")
+    p.add_argument(
+        "--band",
+        type=int,
+        default=None,
+        help="banded S_n relaxation of half-width W for the learned samplers "
+        "(the sampler curve then shows dense and banded)",
+    )
     p.set_defaults(func=_bench)
     return parser
 

@@ -42,6 +42,25 @@ def test_bench_writes_json_plot_and_ratios(tmp_path):
     assert "| 8 | 2 | learned |" in table and "learned S_n sampler alone" in table
 
 
+def test_bench_band_curve_has_dense_and_banded_rows(tmp_path, capsys):
+    out = tmp_path / "band.json"
+    args = ["bench", "--bases", "mlp", "--sizes", "12", "--ks", "2", "--samplers", "learned"]
+    args += ["--batch", "2", "--repeats", "1", "--curve", "12,16", "--band", "2", "--out"]
+    assert main([*args, str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["settings"]["sn_sampler"]["relax_band"] == 2
+    curve = result["sampler_curve"]
+    assert [(r["n"], r["relax_band"]) for r in curve] == [(12, None), (12, 2), (16, None), (16, 2)]
+    for r in curve:
+        if r["relax_band"] is None:
+            assert r["band_mass"] is None
+        else:  # an untrained sampler's relaxation is wide: a band of 2 holds part of it
+            assert 0 < r["band_mass"] < 1
+    assert "| 12 | " in capsys.readouterr().out
+    with pytest.raises(ValueError, match="relax_band must be >= 0"):
+        run_bench(tmp_path / "b.json", relax_band=-1)
+
+
 def test_random_graphs_are_symmetric_and_padded():
     import torch
 

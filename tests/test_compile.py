@@ -10,22 +10,31 @@ from lps.bench import build_base, build_model, random_graphs, random_particles
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
-def _case(base: str, sampler: str):
+def _case(base: str, sampler: str, relax_band: int | None = None):
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     if base == "nbody":
         data = random_particles(3, gen)
     else:
         data = random_graphs(3, 10, 3.0, 3, gen)
-    model = build_model(base, build_base(base, 10), sampler, 2)
+    model = build_model(base, build_base(base, 10), sampler, 2, relax_band)
     return model, data
 
 
-@pytest.mark.parametrize("base", ["mlp", "nbody"])
-@pytest.mark.parametrize("sampler", ["learned", "haar", "frame", "canonical"])
+@pytest.mark.parametrize(
+    "base, sampler, relax_band",
+    [
+        *(
+            (b, s, None)
+            for b in ("mlp", "nbody")
+            for s in ("learned", "haar", "frame", "canonical")
+        ),
+        ("mlp", "learned", 2),  # the banded relaxation and its straight-through action
+    ],
+)
 @pytest.mark.parametrize("train", [True, False])
-def test_no_graph_breaks(base, sampler, train):
-    model, data = _case(base, sampler)
+def test_no_graph_breaks(base, sampler, relax_band, train):
+    model, data = _case(base, sampler, relax_band)
     model.train(train)
     torch._dynamo.reset()
     report = torch._dynamo.explain(model)(**data)

@@ -6,7 +6,8 @@ sampler that sorts node scores returns ``p = argsort(scores)`` and ``g^-1 . x`` 
 input in canonical (sorted) order. Padding nodes (mask False) always map to themselves.
 
 An element may carry a soft doubly-stochastic matrix ``soft`` (M, N, N) with
-``soft[m, i, j] ~ [p[m, i] == j]``: the forward value is always the exact gather, and
+``soft[m, i, j] ~ [p[m, i] == j]``, or the same matrix as a band around the sorted order
+(:class:`~lps.groups.band.BandedSoft`): the forward value is always the exact gather, and
 gradients flow through ``soft`` (straight-through estimator).
 """
 
@@ -18,15 +19,17 @@ import torch
 from torch import Tensor
 
 from lps.fields import FieldType
+from lps.groups.band import BandedSoft, band_grad, pair_product_grad
 from lps.groups.base import Group, full_precision
 
 
 @dataclass
 class Perm:
-    """A batch of permutations: ``index`` (M, N) long, optional ``soft`` (M, N, N) float."""
+    """A batch of permutations: ``index`` (M, N) long, optional ``soft`` (M, N, N) float or
+    :class:`~lps.groups.band.BandedSoft`."""
 
     index: Tensor
-    soft: Tensor | None = None
+    soft: Tensor | BandedSoft | None = None
 
     @property
     def inverse_index(self) -> Tensor:
@@ -35,6 +38,13 @@ class Perm:
         return torch.empty_like(self.index).scatter_(
             1, self.index, arange.expand_as(self.index).contiguous()
         )
+
+    def soft_matrix(self) -> Tensor | None:
+        """The soft matrix as a dense (M, N, N) tensor (None without one)."""
+        if isinstance(self.soft, BandedSoft):
+            sort_index = self.inverse_index if self.soft.transposed else self.index
+            return self.soft.to_dense(sort_index)
+        return self.soft
 
     def as_matrix(self) -> Tensor:
         """(M, N, N) hard permutation matrix ``P[m, i, p[m, i]] = 1``."""
@@ -48,6 +58,12 @@ def _gather_nodes(x: Tensor, index: Tensor, axis: int) -> Tensor:
     shape[0], shape[axis] = index.shape
     idx = index.view(shape).expand(*x.shape[:axis], index.shape[1], *x.shape[axis + 1 :])
     return torch.gather(x, axis, idx)
+
+
+def _gather_pair_or_node(x: Tensor, index: Tensor, pair: bool) -> Tensor:
+    """Gather axis 1 (and axis 2 for a pair field) with a per-row (M, N) index."""
+    out = _gather_nodes(x, index, 1)
+    return _gather_nodes(out, index, 2) if pair else out
 
 
 class _StraightThroughPermute(torch.autograd.Function):
@@ -66,35 +82,60 @@ class _StraightThroughPermute(torch.autograd.Function):
     def forward(ctx, x: Tensor, soft: Tensor, index: Tensor, pair: bool) -> Tensor:
         ctx.pair = pair
         ctx.save_for_backward(x, soft, index)
-        out = _gather_nodes(x, index, 1)
-        return _gather_nodes(out, index, 2) if pair else out
+        return _gather_pair_or_node(x, index, pair)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         x, soft, index = ctx.saved_tensors
         grad_x = grad_soft = None
         if ctx.needs_input_grad[0]:
-            inverse = Perm(index).inverse_index
-            grad_x = _gather_nodes(grad, inverse, 1)
-            if ctx.pair:
-                grad_x = _gather_nodes(grad_x, inverse, 2)
+            grad_x = _gather_pair_or_node(grad, Perm(index).inverse_index, ctx.pair)
         if ctx.needs_input_grad[1]:
             dtype = torch.promote_types(torch.promote_types(grad.dtype, soft.dtype), x.dtype)
             a, xs, grad = soft.to(dtype), x.to(dtype), grad.to(dtype)  # no bf16 products
             if ctx.pair:
-                m, n = xs.shape[:2]
-                g, xs = grad.reshape(m, n, n, -1), xs.reshape(m, n, n, -1)
-                # d<G, A X A^T>/dA = sum_c G_c A X_c^T + G_c^T A X_c
-                ax_rows = torch.einsum("mjb,mabc->mjac", a, xs)  # [j, a, c] = (A X_c^T)[j, a]
-                ax_cols = torch.einsum("mjb,mbac->mjac", a, xs)  # [j, a, c] = (A X_c)[j, a]
-                grad_soft = torch.einsum("mijc,mjac->mia", g, ax_rows) + torch.einsum(
-                    "mjic,mjac->mia", g, ax_cols
-                )
+                grad_soft = pair_product_grad(a, grad, xs)
             else:
                 m, n = xs.shape[:2]
                 grad_soft = torch.bmm(grad.reshape(m, n, -1), xs.reshape(m, n, -1).transpose(1, 2))
             grad_soft = grad_soft.to(soft.dtype)
         return grad_x, grad_soft, None, None
+
+
+class _BandedStraightThrough(torch.autograd.Function):
+    """The straight-through action with a banded soft matrix (see :mod:`lps.groups.band`).
+
+    ``A = Q P`` with ``Q`` the band (sorted columns) and ``P`` the permutation matrix of the
+    sort index ``p``. ``sort=True`` computes ``A . x`` (value: the gather by ``p``);
+    ``sort=False`` computes ``A^T . y`` (value: the gather by the inverse of ``p``). As for
+    the dense matrix, the field gets the exact gradient of the gather and the band gets the
+    gradient of the relaxed product at ``Q``, in O(N w) per row and channel: for ``A x``,
+    ``d<G, Q x_s>/dQ`` with ``x_s`` the sorted field; for ``A^T y``, ``d<y, Q^T G_s>/dQ`` with
+    ``G_s`` the sorted incoming gradient (pair fields: both node axes).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, band: Tensor, index: Tensor, pair: bool, sort: bool) -> Tensor:
+        ctx.pair, ctx.sort = pair, sort
+        ctx.save_for_backward(x, band, index)
+        return _gather_pair_or_node(x, index if sort else Perm(index).inverse_index, pair)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, band, index = ctx.saved_tensors
+        pair, sort = ctx.pair, ctx.sort
+        back_index = Perm(index).inverse_index if sort else index
+        grad_x = _gather_pair_or_node(grad, back_index, pair)
+        grad_band = None
+        if ctx.needs_input_grad[1]:
+            dtype = torch.promote_types(torch.promote_types(grad.dtype, band.dtype), x.dtype)
+            if sort:  # <G, Q x_s>
+                u, v = grad, _gather_pair_or_node(x, index, pair)
+            else:  # <G_s, Q^T y> = <y, Q G_s>
+                u, v = x, grad_x
+            grad_band = band_grad(band.to(dtype), u.to(dtype), v.to(dtype), pair)
+            grad_band = grad_band.to(band.dtype)
+        return (grad_x if ctx.needs_input_grad[0] else None), grad_band, None, None, None
 
 
 class Permutation(Group):
@@ -138,20 +179,34 @@ class Permutation(Group):
         return Perm(torch.gather(g.index, 1, h.index))
 
     def inverse(self, g: Perm) -> Perm:
-        return Perm(g.inverse_index, None if g.soft is None else g.soft.transpose(1, 2))
+        soft = g.soft
+        if isinstance(soft, BandedSoft):
+            soft = BandedSoft(soft.values, not soft.transposed)
+        elif soft is not None:
+            soft = soft.transpose(1, 2)
+        return Perm(g.inverse_index, soft)
 
     def repeat(self, g: Perm, k: int) -> Perm:
-        soft = None if g.soft is None else g.soft.repeat_interleave(k, 0)
+        soft = g.soft
+        if isinstance(soft, BandedSoft):
+            soft = BandedSoft(soft.values.repeat_interleave(k, 0), soft.transposed)
+        elif soft is not None:
+            soft = soft.repeat_interleave(k, 0)
         return Perm(g.index.repeat_interleave(k, 0), soft)
 
     def act(self, g: Perm, x: Tensor, ftype: FieldType, inverse: bool = False) -> Tensor:
         self.check_acts_on("input", ftype)
         if ftype == FieldType.INVARIANT:
             return x
-        index = g.index if inverse else g.inverse_index
         pair = ftype == FieldType.PAIR
+        if isinstance(g.soft, BandedSoft) and torch.is_grad_enabled():
+            # The band is stored against the sort index p of the sampled element; for its
+            # inverse (transposed) the roles of p and p^-1 swap.
+            sort_index = g.inverse_index if g.soft.transposed else g.index
+            sort = inverse != g.soft.transposed
+            return _BandedStraightThrough.apply(x, g.soft.values, sort_index, pair, sort)
+        index = g.index if inverse else g.inverse_index
         if g.soft is not None and torch.is_grad_enabled():
             soft = g.soft if inverse else g.soft.transpose(1, 2)
             return _StraightThroughPermute.apply(x, soft, index, pair)
-        out = _gather_nodes(x, index, 1)
-        return _gather_nodes(out, index, 2) if pair else out
+        return _gather_pair_or_node(x, index, pair)

@@ -1,8 +1,9 @@
-"""Differentiable relaxations of sorting: SoftSort and log-domain Sinkhorn, masked for padding.
+"""Differentiable relaxations of sorting: SoftSort and Sinkhorn, masked for padding.
 
 All functions run in fp32 (also inside autocast). Shapes: scores (M, N), mask (M, N) bool
 with real nodes first, soft permutation matrices (M, N, N) with rows indexing canonical
-positions and columns indexing input nodes.
+positions and columns indexing input nodes. The banded variants keep only the entries within
+``w`` sorted positions of the diagonal, as (M, N, 2w + 1) (see :mod:`lps.groups.band`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from lps.groups import Perm, full_precision
+from lps.groups.band import BandedSoft, band_columns
 
 _PAD = 1e9  # added to padding scores so that padding sorts last, in its own order
 
@@ -84,6 +86,31 @@ def softsort(scores: Tensor, index: Tensor, mask: Tensor | None, tau: float) -> 
     return torch.where(real, logits, torch.where(pad_diag, 0.0, neg_inf))
 
 
+def softsort_band(scores: Tensor, index: Tensor, mask: Tensor | None, tau: float, width: int):
+    """Log-weights (M, N, 2w + 1) of SoftSort on the band of half-width ``width``.
+
+    ``logits[m, i, w + d] = -|s_(i) - s_(i + d)| / tau`` with ``s_(i)`` the i-th smallest
+    score: the entries of :func:`softsort` whose column node is within ``width`` sorted
+    positions of row ``i``; -inf outside the real block and the range, 0 on the padding
+    diagonal.
+    """
+    s = scores.float()
+    m, n = s.shape
+    sorted_s = torch.gather(s, 1, index)
+    real_sorted = (
+        torch.ones_like(index, dtype=torch.bool) if mask is None else torch.gather(mask, 1, index)
+    )
+    cols, valid = band_columns(n, width, s.device)
+    flat = cols.reshape(1, -1).expand(m, -1)
+    col_s = torch.gather(sorted_s, 1, flat).view(m, n, -1)
+    col_real = torch.gather(real_sorted, 1, flat).view(m, n, -1)
+    logits = -(sorted_s.unsqueeze(2) - col_s).abs() / tau
+    real = real_sorted.unsqueeze(2) & col_real & valid
+    pad_diag = ~real_sorted.unsqueeze(2) & (torch.arange(2 * width + 1, device=s.device) == width)
+    neg_inf = torch.finfo(logits.dtype).min
+    return torch.where(real, logits, torch.where(pad_diag, 0.0, neg_inf))
+
+
 def sinkhorn(log_alpha: Tensor, iters: int) -> Tensor:
     """Doubly-stochastic matrix from log-weights (M, N, N): ``iters`` row/column normalisations.
 
@@ -101,6 +128,27 @@ def sinkhorn(log_alpha: Tensor, iters: int) -> Tensor:
     return p
 
 
+def sinkhorn_band(log_alpha: Tensor, iters: int) -> Tensor:
+    """:func:`sinkhorn` on a band (M, N, 2w + 1): the same row and column normalisations,
+    with the column sums read along the band's anti-diagonals. O(iters M N w)."""
+    m, n, width2 = log_alpha.shape
+    device = log_alpha.device
+    cols, _ = band_columns(n, (width2 - 1) // 2, device)
+    # Column r of the band matrix holds entries (r - d, w + d): gather them into row r.
+    offsets = torch.arange(width2, device=device)
+    rows = torch.arange(n, device=device).unsqueeze(1) - (offsets - (width2 - 1) // 2)
+    rows_ok = (rows >= 0) & (rows < n)
+    skew = (rows.clamp(0, n - 1) * width2 + offsets).reshape(1, -1).expand(m, -1)
+    cols = cols.reshape(1, -1).expand(m, -1)
+    p = torch.exp(log_alpha - log_alpha.amax(dim=2, keepdim=True))
+    tiny = torch.finfo(p.dtype).tiny
+    for _ in range(iters):
+        p = p / p.sum(2, keepdim=True).clamp_min(tiny)
+        col_sum = (torch.gather(p.reshape(m, -1), 1, skew).view(m, n, -1) * rows_ok).sum(2)
+        p = p / torch.gather(col_sum, 1, cols).view(m, n, -1).clamp_min(tiny)
+    return p
+
+
 def sinkhorn_log(log_alpha: Tensor, iters: int) -> Tensor:
     """Reference log-domain Sinkhorn (same iterates as :func:`sinkhorn`, slower)."""
     for _ in range(iters):
@@ -110,12 +158,28 @@ def sinkhorn_log(log_alpha: Tensor, iters: int) -> Tensor:
 
 
 def row_entropy(soft: Tensor, mask: Tensor | None) -> Tensor:
-    """Mean entropy (nats) of the rows of a soft permutation (M, N, N) over real rows; scalar."""
+    """Mean entropy (nats) of the rows of a soft permutation (M, N, N) or band (M, N, 2w + 1)
+    over real rows (``mask`` in the rows' order); scalar."""
     ent = -(soft * torch.log(soft.clamp_min(1e-12))).sum(-1)  # (M, N)
     if mask is None:
         return ent.mean()
     w = mask.float()
     return (ent * w).sum() / w.sum().clamp_min(1.0)
+
+
+def band_mass(soft: Tensor, index: Tensor, mask: Tensor | None, width: int) -> Tensor:
+    """Share of a dense soft permutation's mass (M, N, N) on the real rows that lies within
+    ``width`` sorted positions of the diagonal: what a band of that half-width keeps; scalar.
+    """
+    n = soft.shape[1]
+    q = torch.gather(soft, 2, index.unsqueeze(1).expand(-1, n, -1))  # columns in sorted order
+    offsets = (
+        torch.arange(n, device=soft.device)[None, :] - torch.arange(n, device=soft.device)[:, None]
+    ).abs()
+    inside = (q * (offsets <= width)).sum(2)
+    if mask is None:
+        return inside.sum() / q.sum()
+    return (inside * mask).sum() / (q.sum(2) * mask).sum()
 
 
 #: L2-normalised scores closer than this (chained) count as tied when sorting, by the dtype
@@ -133,6 +197,7 @@ def scores_to_perm(
     sinkhorn_iters: int = 10,
     relax: bool = True,
     tiebreak: Tensor | None = None,
+    band: int | None = None,
 ) -> tuple[Perm, Tensor | None]:
     """Hard permutation from node scores (M, N), with a straight-through soft matrix.
 
@@ -144,10 +209,18 @@ def scores_to_perm(
     invariant model), and float noise in the scores (summation order differs for a
     relabelled input) cannot reorder them, so coupled-noise mode stays exact.
 
+    With ``band = w`` the relaxation keeps only the entries within ``w`` sorted positions of
+    the diagonal: SoftSort and Sinkhorn on that band cost O(M N w) instead of O(M N^2), and
+    ``soft`` is a :class:`~lps.groups.band.BandedSoft`. Where the dense matrix has mass
+    outside the band (large N and ``tau``), the banded one is a sharper relaxation, not an
+    approximation of it; with ``w >= N - 1`` the dense matrix is used (it is the same).
+
     Returns the element (``index`` from sorting in the scores' precision, at least fp32;
     ``soft`` = Sinkhorn(SoftSort) in fp32 when
     ``relax`` and gradients are on) and the mean row entropy of the soft matrix (or None).
     """
+    if band is not None and band < 0:
+        raise ValueError(f"scores_to_perm: band must be >= 0 (or None for dense), got {band}")
     with full_precision(scores.device):
         s = scores if scores.dtype == torch.float64 else scores.float()
         real = s if mask is None else s * mask
@@ -158,15 +231,26 @@ def scores_to_perm(
         # The relaxation only carries gradients: fp32 is enough for it. It is recomputed in
         # the backward pass instead of keeping every Sinkhorn iterate (about 27 (M, N, N)
         # tensors) alive until then: only the scores and the soft matrix are stored.
+        if band is not None and band >= s.shape[1] - 1:
+            band = None
         soft, entropy = checkpoint(
-            _relax, s.float(), index, mask, tau, sinkhorn_iters, use_reentrant=False
+            _relax, s.float(), index, mask, tau, sinkhorn_iters, band, use_reentrant=False
         )
-        return Perm(index, soft), entropy
+        return Perm(index, soft if band is None else BandedSoft(soft)), entropy
 
 
 def _relax(
-    scores: Tensor, index: Tensor, mask: Tensor | None, tau: float, iters: int
+    scores: Tensor,
+    index: Tensor,
+    mask: Tensor | None,
+    tau: float,
+    iters: int,
+    band: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Soft permutation (M, N, N) = Sinkhorn(SoftSort) and its mean row entropy."""
-    soft = sinkhorn(softsort(scores, index, mask, tau), iters)
+    """Soft permutation (M, N, N) = Sinkhorn(SoftSort), or its band (M, N, 2w + 1), and the
+    mean row entropy."""
+    if band is None:
+        soft = sinkhorn(softsort(scores, index, mask, tau), iters)
+    else:
+        soft = sinkhorn_band(softsort_band(scores, index, mask, tau, band), iters)
     return soft, row_entropy(soft, mask)

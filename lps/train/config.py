@@ -60,6 +60,7 @@ class SymmetryConfig:
     noise_scale: float = 1.0  # O(d): scale of the Gaussian noise vectors
     tau: float = 0.1  # SoftSort temperature
     sinkhorn_iters: int = 10
+    relax_band: Optional[int] = None  # S_n relaxation band half-width (None: dense N x N)
     entropy_weight: float = 0.0
 
 

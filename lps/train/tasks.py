@@ -22,7 +22,12 @@ def sampler_kwargs(cfg: DictConfig, **dims: int) -> dict[str, Any]:
     s = cfg.symmetry
     if s.sampler not in ("learned", "canonical"):
         return {}
-    common = dict(tau=s.tau, sinkhorn_iters=s.sinkhorn_iters, entropy_weight=s.entropy_weight)
+    common = dict(
+        tau=s.tau,
+        sinkhorn_iters=s.sinkhorn_iters,
+        entropy_weight=s.entropy_weight,
+        relax_band=s.relax_band,
+    )
     if s.group.replace(" ", "") in ("S_n", "Sn"):
         return dict(
             in_dim=dims["in_dim"],
