@@ -10,7 +10,8 @@ For every base model (``mlp``, ``vit_s``, ``vit_b`` graph models with node outpu
 - the time of the sampler alone and of the group actions alone (canonicalizing the inputs,
   mapping the outputs back), as shares of the symmetrized eval time;
 - on CUDA, the peak memory of both training steps (the difference is the sampler's and the
-  group actions' memory);
+  group actions' memory); on every device, eagerly, the bytes autograd keeps for the
+  backward pass of both (activation memory);
 - the graph breaks ``torch._dynamo.explain`` finds in the whole wrapper;
 - the learned sampler alone over a range of N at a fixed mean degree (its cost curve), with
   the dense relaxation and, when ``relax_band`` is given, the banded one.
@@ -215,6 +216,16 @@ def _train_step(model: nn.Module, call: Callable[[], Any], device: torch.device)
     return step
 
 
+def _saved_in_training(call: Callable[[], Any], device: torch.device) -> int:
+    """Bytes autograd keeps for the backward pass of one training forward pass."""
+
+    def forward() -> None:
+        with _autocast(device):
+            call()
+
+    return saved_for_backward(forward)
+
+
 def _eval_call(call: Callable[[], Any], device: torch.device) -> Callable[[], Any]:
     def run() -> Any:
         with torch.no_grad(), _autocast(device):
@@ -329,6 +340,9 @@ def bench_case(
     base_step = _train_step(base, lambda: base_fn(**copies), device)
     t_train = time_call(base_step, device, repeats)
     mem_train = peak_memory(base_step, device)
+    # Activation memory (kept for backward) is counted with autograd hooks, eagerly, so it is
+    # reported on every device.
+    saved_base = None if compiled else _saved_in_training(lambda: base(**copies), device)
     rows = [
         {
             **common,
@@ -338,6 +352,7 @@ def bench_case(
             "train_s": t_train,
             "train_per_s": batch / t_train,
             "train_peak_bytes": mem_train,
+            "saved_for_backward_bytes": saved_base,
         }
     ]
     for name in samplers:
@@ -372,6 +387,10 @@ def bench_case(
             row["actions_share"] = parts["actions_s"] / t_sym
         if mem is not None and mem_train:
             row["extra_memory_share"] = (mem - mem_train) / mem_train
+        if saved_base:
+            saved = _saved_in_training(lambda: model(**call_fields), device)  # noqa: B023
+            row["saved_for_backward_bytes"] = saved
+            row["extra_saved_share"] = (saved - saved_base) / saved_base
         rows.append(row)
     return rows
 
@@ -413,12 +432,15 @@ def sampler_curve(
         def call() -> Any:
             return sampler(fields, types, data["mask"], k, None, data["edge_index"])  # noqa: B023
 
-        def step() -> None:
+        def forward() -> Tensor:
             g, loss = call().element, 0.0
             for name, x in fields.items():  # noqa: B023
                 canonical = group.act(g, repeat_rows(x, k), types[name], inverse=True)  # noqa: B023
                 loss = loss + (canonical * weights[name]).sum()  # noqa: B023
-            loss.backward()
+            return loss
+
+        def step() -> None:
+            forward().backward()  # noqa: B023
 
         adj, dtype = data["adj"][..., 0] != 0, sampler.embed.weight.dtype
 
@@ -443,7 +465,7 @@ def sampler_curve(
                 "walk_features_s": t_walk,
                 "train_s": t_train,
                 "train_peak_bytes": peak_memory(step, device),
-                "saved_for_backward_bytes": saved_for_backward(call),
+                "saved_for_backward_bytes": saved_for_backward(forward),
             }
         )
     return rows
@@ -618,15 +640,15 @@ def markdown_tables(result: dict[str, Any]) -> str:
                 f"**{base_name}, {mode}**",
                 "",
                 "| N | k | sampler | eval / s | eval ratio | train / s | train ratio "
-                "| sampler share | actions share |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+                "| sampler share | actions share | extra kept for backward |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             ]
             for r in sel:
                 lines.append(
                     f"| {r['n']} | {r['k']} | {r['sampler']} | {r['eval_per_s']:.1f} "
                     f"| {_pct(r, 'eval_ratio')} | {r['train_per_s']:.1f} "
                     f"| {_pct(r, 'train_ratio')} | {_pct(r, 'sampler_share')} "
-                    f"| {_pct(r, 'actions_share')} |"
+                    f"| {_pct(r, 'actions_share')} | {_pct(r, 'extra_saved_share')} |"
                 )
             lines.append("")
     if result.get("sampler_curve"):

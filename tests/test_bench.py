@@ -27,8 +27,10 @@ def test_bench_writes_json_plot_and_ratios(tmp_path):
             assert names == want
     for r in rows:
         assert r["eval_s"] > 0 and r["train_s"] > 0
+        assert r["saved_for_backward_bytes"] > 0  # eager rows count activation memory
         if r["sampler"] != "base":
             assert r["eval_ratio"] > 0 and 0 <= r["sampler_share"] and 0 <= r["actions_share"]
+            assert "extra_saved_share" in r
     # every sampler compiles as one graph, for graphs and for point clouds
     assert set(on_disk["graph_breaks"]) == {
         f"{b}/{s}" for b in ("mlp", "nbody") for s in ("learned", "haar", "frame", "canonical")

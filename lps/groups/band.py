@@ -96,10 +96,9 @@ def band_grad(values: Tensor, u: Tensor, v: Tensor, pair: bool) -> Tensor:
 
     ``u`` and ``v`` are (M, N, ...) (pair: (M, N, N, ...)) in sorted node order. Node fields
     cost O(N w) per row and channel. For pair fields the products ``Q V^T`` and ``Q V`` are
-    (M, N, N) per channel whatever the band, and batched matrix products on a dense ``Q``
-    built for the backward pass only measured 2-3x faster than products along the band's
-    diagonals at N = 188 and 444 with w = 16 (one CPU thread); only the band of the result
-    is kept.
+    (M, N, N) per channel whatever the band; they run as batched matrix products on a dense
+    ``Q`` built for the backward pass only (BLAS products rather than 2w + 1 elementwise
+    passes along the diagonals), and only the band of the result is kept.
     """
     width = (values.shape[-1] - 1) // 2
     if not pair:
