@@ -6,14 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lps import symmetrize
-from lps.backbones import FlatMLP
 from lps.fields import FieldType
 from lps.groups import Perm, Permutation
 from lps.groups.band import BandedSoft, band_grad, band_outer
 from lps.samplers import scores_to_perm, sort_scores
-from lps.samplers.relax import _relax, sinkhorn_band, softsort_band
+from lps.samplers.relax import _relax, band_mass, sinkhorn_band, softsort_band
 from lps.testing import assert_equivariant
+from tests.test_samplers import sn_model
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -75,6 +74,18 @@ def test_full_band_relaxation_equals_dense() -> None:
     g_d = torch.autograd.grad((dense * weight).sum() + ent_d, s)[0]
     g_b = torch.autograd.grad((band_dense * weight).sum() + ent_b, s)[0]
     assert (g_b - g_d).abs().max() < 1e-5 * g_d.abs().max()
+
+
+def test_band_mass_of_dense_relaxation() -> None:
+    """The share of a dense relaxation's mass within w sorted positions: 1 for a matrix that
+    is zero outside the band, between 0 and 1 for a wide one, growing with w."""
+    scores, mask, _ = _masked_scores(7, [20, 15, 9], 20)
+    index = sort_scores(scores, mask)
+    banded = BandedSoft(_relax(scores.float(), index, mask, 0.5, 10, band=3)[0]).to_dense(index)
+    assert abs(float(band_mass(banded, index, mask, 3)) - 1.0) < 1e-6
+    dense = _relax(scores.float(), index, mask, 0.5, 10)[0]
+    shares = [float(band_mass(dense, index, mask, w)) for w in (0, 3, 19)]
+    assert 0 < shares[0] < shares[1] < shares[2] and abs(shares[2] - 1.0) < 1e-6
 
 
 def test_band_sinkhorn_doubly_stochastic_with_padding() -> None:
@@ -161,27 +172,7 @@ def test_band_at_least_n_minus_one_uses_the_dense_matrix() -> None:
 
 
 def _banded_model(band):
-    n = 10
-    gen = torch.Generator().manual_seed(6)
-    mask = torch.arange(n)[None, :] < torch.tensor([10, 8, 4])[:, None]
-    x = torch.randn(3, n, 2, generator=gen) * mask[..., None]
-    adj = (torch.rand(3, n, n, generator=gen) < 0.4).float().triu(1)
-    adj = ((adj + adj.transpose(1, 2)) * (mask[:, :, None] & mask[:, None, :]))[..., None]
-    torch.manual_seed(0)
-    base = FlatMLP({"x": (n, 2), "adj": (n, n, 1)}, {"g": (2,), "node": (n, 3)}, hidden=32)
-    model = symmetrize(
-        base,
-        "S_n",
-        {"x": "node", "adj": "pair"},
-        {"g": "invariant", "node": "node"},
-        "learned",
-        n_samples=2,
-        in_dim=2,
-        hidden=16,
-        layers=2,
-        relax_band=band,
-    )
-    return model, {"x": x, "adj": adj}, mask
+    return sn_model(n=10, seed=6, relax_band=band)
 
 
 def test_sampler_with_band_trains_and_stays_equivariant() -> None:

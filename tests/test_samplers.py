@@ -398,7 +398,7 @@ def test_sn_frame_with_node_features_breaks_ties() -> None:
 # Gradients and relaxations ---------------------------------------------------------------
 
 
-def sn_model(entropy_weight: float = 0.0, n: int = 6, seed: int = 0):
+def sn_model(entropy_weight: float = 0.0, n: int = 6, seed: int = 0, **sampler_kwargs):
     gen = torch.Generator().manual_seed(seed)
     mask = torch.arange(n)[None, :] < torch.tensor([n, n - 2, 3])[:, None]
     x = torch.randn(3, n, 2, generator=gen) * mask[..., None]
@@ -417,6 +417,7 @@ def sn_model(entropy_weight: float = 0.0, n: int = 6, seed: int = 0):
         hidden=16,
         layers=2,
         entropy_weight=entropy_weight,
+        **sampler_kwargs,
     )
     return model, {"x": x, "adj": adj}, mask
 

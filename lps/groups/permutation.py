@@ -109,7 +109,8 @@ class _BandedStraightThrough(torch.autograd.Function):
     sort index ``p``. ``sort=True`` computes ``A . x`` (value: the gather by ``p``);
     ``sort=False`` computes ``A^T . y`` (value: the gather by the inverse of ``p``). As for
     the dense matrix, the field gets the exact gradient of the gather and the band gets the
-    gradient of the relaxed product at ``Q``, in O(N w) per row and channel: for ``A x``,
+    gradient of the relaxed product at ``Q`` (node fields in O(N w) per row and channel;
+    pair fields through :func:`~lps.groups.band.band_grad`): for ``A x``,
     ``d<G, Q x_s>/dQ`` with ``x_s`` the sorted field; for ``A^T y``, ``d<y, Q^T G_s>/dQ`` with
     ``G_s`` the sorted incoming gradient (pair fields: both node axes).
     """

@@ -86,7 +86,9 @@ def softsort(scores: Tensor, index: Tensor, mask: Tensor | None, tau: float) -> 
     return torch.where(real, logits, torch.where(pad_diag, 0.0, neg_inf))
 
 
-def softsort_band(scores: Tensor, index: Tensor, mask: Tensor | None, tau: float, width: int):
+def softsort_band(
+    scores: Tensor, index: Tensor, mask: Tensor | None, tau: float, width: int
+) -> Tensor:
     """Log-weights (M, N, 2w + 1) of SoftSort on the band of half-width ``width``.
 
     ``logits[m, i, w + d] = -|s_(i) - s_(i + d)| / tau`` with ``s_(i)`` the i-th smallest
