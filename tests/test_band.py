@@ -8,11 +8,11 @@ import torch
 
 from lps.fields import FieldType
 from lps.groups import Perm, Permutation
-from lps.groups.band import BandedSoft, band_grad, band_outer
+from lps.groups.band import BandedSoft, band_grad, band_outer, sorted_dense
 from lps.samplers import scores_to_perm, sort_scores
 from lps.samplers.relax import _relax, band_mass, sinkhorn_band, softsort_band
 from lps.testing import assert_equivariant
-from tests.test_samplers import sn_model
+from tests.test_samplers import _dense_relaxed, sn_model
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -24,24 +24,18 @@ def _masked_scores(seed: int, sizes, n: int):
     return raw / (raw * mask).norm(dim=1, keepdim=True), mask, gen
 
 
-def _band_to_q(values: torch.Tensor) -> torch.Tensor:
-    """Dense (M, N, N) ``Q`` (sorted columns) of a band: identity sort index."""
-    n = values.shape[1]
-    return BandedSoft(values).to_dense(torch.arange(n).expand(values.shape[0], n))
-
-
 def test_band_layout_and_outer_product() -> None:
     gen = torch.Generator().manual_seed(0)
     m, n, w = 3, 9, 2
     values = torch.randn(m, n, 2 * w + 1, generator=gen, dtype=torch.float64)
-    q = _band_to_q(values)
+    q = sorted_dense(values)
     # Entries outside [0, N) are not stored: the dense Q has exactly the in-range band.
     offsets = torch.arange(n)[None, :] - torch.arange(n)[:, None]
     assert (q[:, offsets.abs() > w] == 0).all()
     u = torch.randn(m, n, 4, generator=gen, dtype=torch.float64)
     v = torch.randn(m, n, 4, generator=gen, dtype=torch.float64)
     outer = band_outer(u, v, w)
-    assert torch.allclose(_band_to_q(outer), (u @ v.transpose(1, 2)) * (offsets.abs() <= w))
+    assert torch.allclose(sorted_dense(outer), (u @ v.transpose(1, 2)) * (offsets.abs() <= w))
 
 
 @pytest.mark.parametrize("pair", [False, True])
@@ -53,7 +47,7 @@ def test_band_grad_is_the_gradient_on_the_band(pair: bool) -> None:
     u = torch.randn(shape, generator=gen, dtype=torch.float64)
     v = torch.randn(shape, generator=gen, dtype=torch.float64)
     leaf = values.clone().requires_grad_(True)
-    q = _band_to_q(leaf)
+    q = sorted_dense(leaf)
     relaxed = torch.einsum("mij,mjb...->mib...", q, v)
     if pair:
         relaxed = torch.einsum("mib...,mab->mia...", relaxed, q)
@@ -107,11 +101,6 @@ def test_band_sinkhorn_doubly_stochastic_with_padding() -> None:
     assert q[:, offsets > w].abs().max() == 0.0
 
 
-def _dense_relaxed(x: torch.Tensor, soft: torch.Tensor, pair: bool) -> torch.Tensor:
-    out = torch.einsum("mij,mj...->mi...", soft, x)
-    return torch.einsum("mib...,mab->mia...", out, soft) if pair else out
-
-
 @pytest.mark.parametrize(
     "ftype, shape",
     [(FieldType.NODE, (8, 3)), (FieldType.PAIR, (8, 8, 2)), (FieldType.NODE_VECTOR, (8, 2, 3))],
@@ -144,8 +133,8 @@ def test_banded_straight_through_gradients(ftype, shape, inverse, of_inverse) ->
     values_ref = values.detach().clone().requires_grad_(True)
     dense = Perm(hard.index, BandedSoft(values_ref, of_inverse)).soft_matrix()
     mat = dense if inverse else dense.transpose(1, 2)
-    pair = ftype == FieldType.PAIR
-    (_dense_relaxed(x.detach(), mat, pair) * weight).sum().backward()
+    axes = (1, 2) if ftype == FieldType.PAIR else (1,)
+    (_dense_relaxed(x.detach(), mat, axes) * weight).sum().backward()
     assert torch.allclose(grad_band, values_ref.grad, atol=1e-12)
 
 
