@@ -260,8 +260,8 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
                 if not bool(torch.isfinite(loss)):
                     path = save_checkpoint(accelerator, run_dir, f"nonfinite-step-{state.step:06d}")
                     raise NonFiniteLossError(
-                        f"training loss is {float(loss)} at step {state.step} (task loss "
-                        f"{float(task_loss)}); the weights before this step are saved in {path}; "
+                        f"training loss is {loss.item()} at step {state.step} (task loss "
+                        f"{task_loss.item()}); the weights before this step are saved in {path}; "
                         "try a lower optim.lr or trainer.mixed_precision=no"
                     )
                 accelerator.backward(loss)
