@@ -134,11 +134,15 @@ def build_model(
 
         kw = dict(scalar_dim=1, vector_dim=1, pair_dim=1) if learned else {}
         return symmetrize(
-            base, "S_n x E(3)", NBODY_INPUTS, "position", sampler, k, k, validate=False, **kw
-        )
+            base, "S_n x E(3)", NBODY_INPUTS, "position", sampler,
+            sampler_args=kw, n_samples=k, n_samples_eval=k, validate=False,
+        )  # fmt: skip
     kw = dict(in_dim=3, relax_band=relax_band, **SN_SAMPLER) if learned else {}
     inputs = {"x": "node", "adj": "pair"}
-    return symmetrize(base, "S_n", inputs, "node", sampler, k, k, validate=False, **kw)
+    return symmetrize(
+        base, "S_n", inputs, "node", sampler,
+        sampler_args=kw, n_samples=k, n_samples_eval=k, validate=False,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- timing

@@ -14,11 +14,21 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lps.fields import FieldType, check_field, check_mask, infer_sizes, parse_field_types
+from lps.fields import (
+    FieldSpec,
+    FieldType,
+    check_field,
+    check_mask,
+    infer_sizes,
+    parse_field_specs,
+)
 from lps.groups import Group, get_group
 from lps.samplers import Sampler, build_sampler, repeat_rows
 
 _SINGLE = "__output__"
+
+#: Keyword arguments of :meth:`Symmetrized.forward`; no input field may use these names.
+RESERVED_NAMES = frozenset({"mask", "edge_index", "noise", "n_samples", "return_samples"})
 
 
 @dataclass
@@ -58,8 +68,8 @@ class Symmetrized(nn.Module):
         base_model: nn.Module,
         group: Group,
         sampler: Sampler,
-        inputs: dict[str, FieldType],
-        outputs: dict[str, FieldType],
+        inputs: dict[str, FieldType | FieldSpec],
+        outputs: dict[str, FieldType | FieldSpec],
         n_samples: int = 1,
         n_samples_eval: int | None = None,
         validate: bool = True,
@@ -69,8 +79,17 @@ class Symmetrized(nn.Module):
         self.base_model = base_model
         self.group = group
         self.sampler = sampler
-        self.input_types = inputs
-        self.output_types = outputs
+        self.input_specs = {n: FieldSpec.parse(t, f"inputs[{n!r}]") for n, t in inputs.items()}
+        self.output_specs = {n: FieldSpec.parse(t, f"outputs[{n!r}]") for n, t in outputs.items()}
+        self.input_types = {n: s.type for n, s in self.input_specs.items()}
+        self.output_types = {n: s.type for n, s in self.output_specs.items()}
+        clash = sorted(RESERVED_NAMES & set(self.input_specs))
+        if clash:
+            raise ValueError(
+                f"inputs: field name(s) {clash} are reserved for the forward's own arguments "
+                f"({', '.join(sorted(RESERVED_NAMES))}); rename the field(s)"
+            )
+        inputs, outputs = self.input_types, self.output_types
         # Inputs and outputs separately: an output named like an input must not hide it.
         for name, ftype in inputs.items():
             group.check_acts_on(name, ftype)
@@ -111,9 +130,9 @@ class Symmetrized(nn.Module):
                 f"unexpected {extra}"
             )
         batch, num_nodes, _ = infer_sizes(fields, self.input_types)
-        dim = getattr(self.group, "d", None)
-        for name, ftype in self.input_types.items():
-            check_field(name, fields[name], ftype, batch, num_nodes, dim)
+        dim = self._dim()
+        for name, spec in self.input_specs.items():
+            check_field(name, fields[name], spec.type, batch, num_nodes, dim, spec.channels)
             x = fields[name]
             if x.is_floating_point() and not bool(torch.isfinite(x).all()):
                 raise ValueError(f"field {name!r}: contains NaN or infinite values")
@@ -121,6 +140,22 @@ class Symmetrized(nn.Module):
             if num_nodes is None:
                 raise ValueError("mask: given, but no input has a node axis")
             check_mask(mask, batch, num_nodes)
+
+    def _dim(self) -> int | None:
+        rigid = self.group.factor("rigid")
+        return None if rigid is None else rigid.d
+
+    def _check_outputs(self, raw: dict[str, Tensor], rows: int, num_nodes: int | None) -> None:
+        """Every output against its declared type: (B * k, ...) with the inputs' N and d."""
+        dim = self._dim()
+        for name, spec in self.output_specs.items():
+            label = "the output" if name == _SINGLE else f"output {name!r}"
+            try:
+                check_field(name, raw[name], spec.type, rows, num_nodes, dim, spec.channels, label)
+            except (ValueError, TypeError) as err:
+                raise type(err)(
+                    f"base model {type(self.base_model).__name__}: {err} (batch B * k = {rows})"
+                ) from None
 
     def sample_noise(self, mask: Tensor | None = None, n_samples: int | None = None, **fields):
         """Fresh sampler noise for these inputs (coupled-noise mode)."""
@@ -155,6 +190,8 @@ class Symmetrized(nn.Module):
             kwargs["mask"] = None if mask is None else repeat_rows(mask, k)
         raw = self.base_model(**kwargs)
         raw_dict = self._as_dict(raw)
+        num_nodes = infer_sizes(fields, self.input_types)[1] if mask is None else mask.shape[1]
+        self._check_outputs(raw_dict, batch * k, num_nodes)
         samples = {}
         for name, ftype in self.output_types.items():
             y = self.group.act(g, raw_dict[name], ftype)
@@ -191,51 +228,55 @@ class Symmetrized(nn.Module):
 def symmetrize(
     base_model: nn.Module,
     group: str | Group,
-    inputs: dict[str, str | FieldType],
-    outputs: str | FieldType | dict[str, str | FieldType],
+    inputs: dict[str, str | FieldType | FieldSpec],
+    outputs: str | FieldType | FieldSpec | dict[str, str | FieldType | FieldSpec],
     sampler: str | Sampler = "haar",
+    *,
+    sampler_args: dict[str, Any] | None = None,
     n_samples: int = 1,
     n_samples_eval: int | None = None,
     validate: bool = True,
     pass_mask: bool | None = None,
-    **sampler_kwargs: Any,
 ) -> Symmetrized:
     """Wrap ``base_model`` so that it is equivariant (in expectation) to ``group``.
 
     Args:
         base_model: any module called as ``base_model(**fields[, mask=mask])`` on the
             canonicalized fields (batch ``B * k``), returning a tensor or a dict of tensors.
-        group: a group or its name (``"S_n"``, ``"SO(3)"``, ``"S_n x E(3)"``, ``"C4"``, ...).
-        inputs: ``{name: field type}`` of the keyword inputs, e.g. ``{"x": "node"}``.
+        group: a group or its name (``"S_n"``, ``"SO(3)"``, ``"S_n x E(3)"``, ``"C4"``, ...;
+            :func:`lps.groups.list_groups`).
+        inputs: ``{name: field type}`` of the keyword inputs, e.g. ``{"x": "node:3"}``; the
+            optional ``:C`` channel count sizes the learned sampler's network.
         outputs: the output's field type, or ``{name: type}`` for a dict output.
-        sampler: ``"haar"``, ``"frame"``, ``"canonical"``, ``"learned"``, or a ``Sampler``.
+        sampler: ``"haar"`` (default), ``"frame"``, ``"canonical"``, ``"learned"`` (or any name in
+            :func:`lps.samplers.list_samplers`), or a built ``Sampler``.
+        sampler_args: the sampler's settings, e.g. ``{"hidden": 32, "walk_steps": 8}``
+            (:mod:`lps.samplers.settings`); an unknown or bad one is an error here.
         n_samples: k in training; ``n_samples_eval``: k in eval mode (default: the same).
         validate: check shapes, masks and NaNs on every call (host syncs; turn off for speed).
-        **sampler_kwargs: passed to :func:`lps.samplers.build_sampler` for named samplers.
+        pass_mask: call the base model with ``mask=`` (default: if its forward takes one).
 
     Returns:
         a :class:`Symmetrized` module whose forward returns a :class:`SymmetrizedOutput`.
     """
     group = get_group(group)
-    input_types = parse_field_types(inputs, "inputs")
+    input_specs = parse_field_specs(inputs, "inputs")
     if isinstance(outputs, dict):
-        output_types = parse_field_types(outputs, "outputs")
+        output_specs = parse_field_specs(outputs, "outputs")
     else:
-        output_types = {_SINGLE: FieldType.parse(outputs, "outputs")}
+        output_specs = {_SINGLE: FieldSpec.parse(outputs, "outputs")}
     if isinstance(sampler, str):
-        sampler = build_sampler(sampler, group, **sampler_kwargs)
-    elif sampler_kwargs:
-        raise ValueError(
-            f"sampler keyword arguments {sorted(sampler_kwargs)} given with a built sampler"
-        )
+        sampler = build_sampler(sampler, group, inputs=input_specs, **(sampler_args or {}))
+    elif sampler_args:
+        raise ValueError(f"sampler_args {sorted(sampler_args)} given with a built sampler")
     if sampler.group.name != group.name:
         raise ValueError(f"sampler is for group {sampler.group.name}, the wrapper for {group.name}")
     return Symmetrized(
         base_model,
         group,
         sampler,
-        input_types,
-        output_types,
+        input_specs,
+        output_specs,
         n_samples,
         n_samples_eval,
         validate,

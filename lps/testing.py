@@ -1,25 +1,29 @@
 """Equivariance checks that users can call from their own tests.
 
-- :func:`equivariance_error`: ``||phi(h.x) - h.phi(x)|| / ||phi(x)||`` under random ``h``.
-  In coupled-noise mode the sampler noise is transformed together with the input, so a
-  symmetrized model is exactly equivariant and the error is at float precision.
+- :func:`equivariance_error`: ``||f(h.x) - h.f(x)|| / ||h.f(x)||`` under random ``h``, for
+  any callable ``f`` with declared input and output field types (a plain function, an
+  ``nn.Module``) or a :class:`~lps.symmetrize.Symmetrized` model. For the latter, in
+  coupled-noise mode the sampler noise is transformed together with the input, so the model
+  is exactly equivariant and the error is at float precision.
 - :func:`assert_equivariant`: the same with dtype-aware tolerances and a readable message.
 - :func:`error_vs_k`: the Monte-Carlo regime, fresh noise on both sides; the error falls
   like 1/sqrt(k).
-- :func:`audit`: every group x sampler on small random inputs (``lps check``).
+- :func:`audit`: every group x sampler on small random inputs (``lps check``), also at
+  input scales 1e-3 and 1e3 and in float64.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from lps.fields import FieldType
-from lps.groups import Group, Perm, PermRigid, get_group
+from lps.fields import FieldSpec, FieldType, parse_field_types
+from lps.groups import Group, element_dtype, get_group
 from lps.symmetrize import Symmetrized
 
 #: Relative-error tolerances by dtype for exact (coupled-noise) equivariance.
@@ -36,10 +40,9 @@ def default_tolerance(dtype: torch.dtype) -> float:
     return TOLERANCES.get(dtype, 1e-4)
 
 
-def permute_edge_index(edge_index: Tensor, perm: Perm, num_nodes: int) -> Tensor:
-    """Relabel flat edges (``b * N + i``) by ``perm`` (batch B): node ``i`` moves to ``p[i]``."""
-    graph, node = edge_index // num_nodes, edge_index % num_nodes
-    return graph * num_nodes + perm.index[graph, node]
+def permute_edge_index(edge_index: Tensor, perm: Any, num_nodes: int) -> Tensor:
+    """Relabel flat edges (``b * N + i``) by a permutation element (batch B)."""
+    return get_group("S_n").relabel_edges(perm, edge_index, num_nodes)
 
 
 def transform_inputs(
@@ -52,64 +55,24 @@ def transform_inputs(
     """``h . x`` for every field (and the relabelled flat ``edge_index``, if any)."""
     out = {name: group.act(h, x, types[name]) for name, x in fields.items()}
     if edge_index is not None:
-        perm = h if isinstance(h, Perm) else h.perm if isinstance(h, PermRigid) else None
-        if perm is not None:
-            num_nodes = perm.index.shape[1]
-            edge_index = permute_edge_index(edge_index, perm, num_nodes)
+        edge_index = group.relabel_edges(h, edge_index, _num_nodes(fields, types) or 0)
     return out, edge_index
 
 
-def _as_dict(y: Tensor | dict[str, Tensor]) -> dict[str, Tensor]:
-    return y if isinstance(y, dict) else {"output": y}
+def _as_dict(y: Any) -> dict[str, Tensor]:
+    if hasattr(y, "prediction"):  # a SymmetrizedOutput
+        y = y.prediction
+    if isinstance(y, Tensor):
+        return {"output": y}
+    if isinstance(y, dict):
+        return y
+    raise TypeError(f"the function returned {type(y).__name__}; expected a Tensor or a dict")
 
 
 def _rel_error(a: dict[str, Tensor], b: dict[str, Tensor]) -> float:
     num = sum(float((a[k].double() - b[k].double()).pow(2).sum()) for k in a)
     den = sum(float(b[k].double().pow(2).sum()) for k in b)
     return math.sqrt(num) / max(math.sqrt(den), 1e-30)
-
-
-@torch.no_grad()
-def equivariance_error(
-    model: Symmetrized,
-    inputs: dict[str, Tensor],
-    mask: Tensor | None = None,
-    edge_index: Tensor | None = None,
-    coupled_noise: bool = True,
-    n_samples: int | None = None,
-    n_trials: int = 3,
-    generator: torch.Generator | None = None,
-) -> float:
-    """Largest relative error ``||phi(h.x) - h.phi(x)|| / ||h.phi(x)||`` over ``n_trials``.
-
-    Args:
-        model: a symmetrized model (its group and field types say how to transform).
-        inputs: the input fields (each (B, ...)).
-        coupled_noise: transform the sampler noise with the input (exact mode); otherwise
-            both sides draw fresh noise (Monte-Carlo mode).
-        n_samples: k for both calls (default: the model's setting for its mode).
-    """
-    group, types = model.group, model.input_types
-    worst = 0.0
-    for _ in range(n_trials):
-        batch = next(iter(inputs.values())).shape[0]
-        num_nodes = mask.shape[1] if mask is not None else _num_nodes(inputs, types)
-        device = next(iter(inputs.values())).device
-        h = group.random_element(batch, num_nodes, mask, device, generator)
-        moved, moved_edges = transform_inputs(group, h, inputs, types, edge_index)
-        noise = moved_noise = None
-        if coupled_noise:
-            noise = model.sample_noise(mask=mask, n_samples=n_samples, **inputs)
-            moved_noise = model.transform_noise(h, noise, n_samples)
-        y = model(mask=mask, edge_index=edge_index, noise=noise, n_samples=n_samples, **inputs)
-        y_moved = model(
-            mask=mask, edge_index=moved_edges, noise=moved_noise, n_samples=n_samples, **moved
-        )
-        pred = _as_dict(y.prediction)
-        out_types = dict(zip(pred, model.output_types.values()))
-        expected = {k: group.act(h, v, out_types[k]) for k, v in pred.items()}
-        worst = max(worst, _rel_error(_as_dict(y_moved.prediction), expected))
-    return worst
 
 
 def _num_nodes(inputs: dict[str, Tensor], types: dict[str, FieldType]) -> int | None:
@@ -119,28 +82,191 @@ def _num_nodes(inputs: dict[str, Tensor], types: dict[str, FieldType]) -> int | 
     return None
 
 
+@dataclass
+class _Check:
+    """What a check needs to know about the function under test."""
+
+    fn: Callable[..., Any]
+    group: Group
+    types: dict[str, FieldType]
+    out_types: dict[str, FieldType]
+    example: dict[str, Tensor]
+    symmetrized: bool
+
+
+def _resolve(fn, group_or_example, group, inputs, outputs, example) -> _Check:
+    """Accept ``(model, example)`` for symmetrized models and ``(fn, group, inputs=...,
+    outputs=..., example=...)`` for any callable."""
+    if isinstance(group_or_example, dict):
+        if example is not None:
+            raise ValueError("example given twice (positionally and as example=)")
+        example = group_or_example
+    elif group_or_example is not None:
+        if group is not None:
+            raise ValueError("group given twice (positionally and as group=)")
+        group = group_or_example
+    if example is None:
+        raise ValueError("example: the input tensors {name: (B, ...)} to check at are needed")
+    if isinstance(fn, Symmetrized):
+        g = fn.group if group is None else get_group(group)
+        if g.name != fn.group.name:
+            raise ValueError(f"group {g.name} given for a model symmetrized over {fn.group.name}")
+        types = fn.input_types if inputs is None else parse_field_types(inputs, "inputs")
+        out_types = fn.output_types
+        if outputs is not None:
+            out_types = _output_types(outputs)
+        out_types = {("output" if k == "__output__" else k): v for k, v in out_types.items()}
+        return _Check(fn, g, types, out_types, example, True)
+    if group is None or inputs is None or outputs is None:
+        raise ValueError(
+            f"{type(fn).__name__} is not a Symmetrized model: pass group=, inputs= "
+            "({name: field type}) and outputs= (a field type or {name: type})"
+        )
+    types = parse_field_types(inputs, "inputs")
+    missing = sorted(set(types) - set(example))
+    if missing:
+        raise ValueError(f"example: no tensor for the declared inputs {missing}")
+    return _Check(fn, get_group(group), types, _output_types(outputs), example, False)
+
+
+def _output_types(outputs) -> dict[str, FieldType]:
+    if isinstance(outputs, dict):
+        return parse_field_types(outputs, "outputs")
+    return {"output": FieldSpec.parse(outputs, "outputs").type}
+
+
+def _call(check: _Check, fields, mask, edge_index, noise, n_samples) -> dict[str, Tensor]:
+    if check.symmetrized:
+        out = check.fn(mask=mask, edge_index=edge_index, noise=noise, n_samples=n_samples, **fields)
+    else:
+        extra = {} if mask is None else {"mask": mask}
+        if edge_index is not None:
+            extra["edge_index"] = edge_index
+        out = check.fn(**fields, **extra)
+    out = _as_dict(out)
+    unknown = sorted(set(out) - set(check.out_types))
+    if unknown:
+        raise ValueError(
+            f"the function returned outputs {sorted(out)}, declared {sorted(check.out_types)}"
+        )
+    return out
+
+
+def _in_units(group: Group, h: Any, check: _Check) -> Any:
+    """``h`` with its translation (if any) in the units of the positions: scaled by their
+    root-mean-square spread, so that a check at input scale 1e-3 does not translate by
+    O(1) (which alone loses four digits of an fp32 point cloud's shape)."""
+    parts = group.split(h)
+    rigid = parts.get("rigid")
+    pos = [check.example[n] for n, t in check.types.items() if t == FieldType.POSITION]
+    if rigid is None or rigid.translation is None or not pos:
+        return h
+    x = pos[0].double()
+    spread = float((x - x.mean(1, keepdim=True)).pow(2).sum(-1).mean().sqrt())
+    if spread > 0:
+        parts["rigid"] = type(rigid)(rigid.matrix, rigid.translation * spread)
+    return group.join(parts)
+
+
+@torch.no_grad()
+def equivariance_error(
+    fn: Callable[..., Any],
+    group_or_example: str | Group | dict[str, Tensor] | None = None,
+    mask: Tensor | None = None,
+    edge_index: Tensor | None = None,
+    coupled_noise: bool = True,
+    n_samples: int | None = None,
+    n_trials: int = 3,
+    generator: torch.Generator | None = None,
+    *,
+    group: str | Group | None = None,
+    inputs: dict[str, str | FieldType] | None = None,
+    outputs: Any = None,
+    example: dict[str, Tensor] | None = None,
+) -> float:
+    """Largest relative error ``||f(h.x) - h.f(x)|| / ||h.f(x)||`` over ``n_trials``.
+
+    Call it as ``equivariance_error(fn, group, inputs={...}, outputs=..., example={...})``
+    for any callable ``fn(**fields[, mask=...])`` returning a tensor or a dict of tensors,
+    or as ``equivariance_error(model, example)`` for a symmetrized model, whose group and
+    field types are known.
+
+    Args:
+        mask: (B, N) node mask, passed to ``fn`` as ``mask=`` when given.
+        coupled_noise: for a symmetrized model, transform the sampler noise with the input
+            (exact mode); otherwise both sides draw fresh noise (Monte-Carlo mode).
+        n_samples: k for both calls of a symmetrized model (default: its own setting).
+        generator: the random stream of the test transformations ``h``.
+    """
+    check = _resolve(fn, group_or_example, group, inputs, outputs, example)
+    g, types, fields = check.group, check.types, check.example
+    batch = next(iter(fields.values())).shape[0]
+    num_nodes = mask.shape[1] if mask is not None else _num_nodes(fields, types)
+    device = next(iter(fields.values())).device
+    dtype = element_dtype(*(x for x in fields.values() if x.is_floating_point()))
+    worst = 0.0
+    for _ in range(n_trials):
+        h = _in_units(g, g.random_element(batch, num_nodes, mask, device, generator, dtype), check)
+        moved, moved_edges = transform_inputs(g, h, fields, types, edge_index)
+        noise = moved_noise = None
+        if coupled_noise and check.symmetrized:
+            noise = fn.sample_noise(mask=mask, n_samples=n_samples, **fields)
+            moved_noise = fn.transform_noise(h, noise, n_samples)
+        y = _call(check, fields, mask, edge_index, noise, n_samples)
+        y_moved = _call(check, moved, mask, moved_edges, moved_noise, n_samples)
+        expected = {k: g.act(h, v, check.out_types[k]) for k, v in y.items()}
+        worst = max(worst, _rel_error(y_moved, expected))
+    return worst
+
+
 def assert_equivariant(
-    model: Symmetrized,
-    inputs: dict[str, Tensor],
+    fn: Callable[..., Any],
+    group_or_example: str | Group | dict[str, Tensor] | None = None,
     mask: Tensor | None = None,
     edge_index: Tensor | None = None,
     tolerance: float | None = None,
     n_trials: int = 3,
+    *,
+    group: str | Group | None = None,
+    inputs: dict[str, str | FieldType] | None = None,
+    outputs: Any = None,
+    example: dict[str, Tensor] | None = None,
     **kwargs: Any,
 ) -> float:
-    """Assert that ``model`` is exactly equivariant in coupled-noise mode; return the error.
+    """Assert that ``fn`` is equivariant (a symmetrized model: exactly, in coupled-noise
+    mode); return the error. Arguments as for :func:`equivariance_error`.
 
-    The default tolerance depends on the output dtype (see :data:`TOLERANCES`).
+    The default tolerance depends on the dtype of the inputs (see :data:`TOLERANCES`); for a
+    group whose actions are not exact (``image-SO(2)`` resamples) it is the group's own.
     """
-    err = equivariance_error(model, inputs, mask, edge_index, True, n_trials=n_trials, **kwargs)
+    check = _resolve(fn, group_or_example, group, inputs, outputs, example)
+    err = equivariance_error(
+        fn,
+        check.group,
+        mask,
+        edge_index,
+        True,
+        n_trials=n_trials,
+        inputs=check.types,
+        outputs=check.out_types,
+        example=check.example,
+        **kwargs,
+    )
     if tolerance is None:
-        dtypes = [v.dtype for v in inputs.values() if v.is_floating_point()]
+        dtypes = [v.dtype for v in check.example.values() if v.is_floating_point()]
         tolerance = default_tolerance(dtypes[0] if dtypes else torch.float32)
+        tolerance = max(tolerance, check.group.tolerance or 0.0)
     if not err <= tolerance:
+        name = type(fn.base_model if check.symmetrized else fn).__name__
+        how = (
+            f"symmetrized over {check.group.name} with {type(fn.sampler).__name__}"
+            if check.symmetrized
+            else f"under {check.group.name}"
+        )
+        mode = "coupled noise, " if check.symmetrized else ""
         raise AssertionError(
-            f"{type(model.base_model).__name__} symmetrized over {model.group.name} with "
-            f"{type(model.sampler).__name__}: relative equivariance error {err:.3e} exceeds "
-            f"tolerance {tolerance:.1e} (coupled noise, {n_trials} random transformations)"
+            f"{name} {how}: relative equivariance error {err:.3e} exceeds "
+            f"tolerance {tolerance:.1e} ({mode}{n_trials} random transformations)"
         )
     return err
 
@@ -188,122 +314,102 @@ class AuditRow:
 
 
 def audit_inputs(group: Group, batch: int = 4, num_nodes: int = 7, seed: int = 0):
-    """Small random inputs for ``group``: (fields, types, mask, output shapes, output types)."""
-    from lps.groups import ImageRotation, Orthogonal, Permutation, Product
+    """Small random inputs for ``group``: (fields, types, mask, output shapes, output types).
 
-    gen = torch.Generator().manual_seed(seed)
-    n = num_nodes
-    sizes = torch.tensor([n - (i % 3) for i in range(batch)])
-    mask = torch.arange(n)[None, :] < sizes[:, None]
-    if isinstance(group, ImageRotation):
-        from lps.groups.image import smooth_disc_images
-
-        size = 8 if group.order == 4 else 32
-        fields = {"img": smooth_disc_images(batch, 2, size, gen)}
-        types = {"img": FieldType.IMAGE}
-        out_shapes = {"cls": (3,)}
-        out_types = {"cls": FieldType.INVARIANT}
-        if group.order == 4:  # resampling a random (non-smooth) output map is not exact
-            out_shapes["seg"], out_types["seg"] = (1, size, size), FieldType.IMAGE
-        return fields, types, None, out_shapes, out_types
-    fields: dict[str, Tensor] = {}
-    types: dict[str, FieldType] = {}
-    fields["x"] = torch.randn(batch, n, 2, generator=gen) * mask[..., None]
-    types["x"] = FieldType.NODE
-    out_shapes: dict[str, tuple[int, ...]] = {"graph": (2,), "node": (n, 2)}
-    out_types = {"graph": FieldType.INVARIANT, "node": FieldType.NODE}
-    if isinstance(group, (Permutation, Product)):
-        adj = (torch.rand(batch, n, n, generator=gen) < 0.5).float()
-        adj = torch.triu(adj, 1)
-        adj = (adj + adj.transpose(1, 2)) * mask[:, :, None] * mask[:, None, :]
-        fields["adj"], types["adj"] = adj.unsqueeze(-1), FieldType.PAIR
-    if isinstance(group, (Orthogonal, Product)):
-        d = group.d
-        fields["pos"] = torch.randn(batch, n, d, generator=gen) * mask[..., None]
-        fields["vel"] = torch.randn(batch, n, 1, d, generator=gen) * mask[..., None, None]
-        types["pos"], types["vel"] = FieldType.POSITION, FieldType.NODE_VECTOR
-        out_shapes["pos_out"] = (n, d)
-        out_types["pos_out"] = FieldType.POSITION
-    use_mask = mask if isinstance(group, (Permutation, Product)) else None
-    if use_mask is None:
-        fields = {k: v for k, v in fields.items()}
-    return fields, types, use_mask, out_shapes, out_types
+    The group's own :meth:`~lps.groups.Group.example`, as a tuple.
+    """
+    ex = group.example(batch, num_nodes, seed)
+    return ex.fields, ex.types, ex.mask, ex.out_shapes, ex.out_types
 
 
-def _sampler_kwargs(name: str, group: Group, fields, types) -> dict[str, Any]:
-    from lps.groups import Permutation
-
-    if name not in ("learned", "canonical"):
-        return {}
-    chans = {t: 0 for t in FieldType}
-    for k, t in types.items():
-        chans[t] += fields[k].shape[2] if t == FieldType.NODE_VECTOR else fields[k].shape[-1]
-    if isinstance(group, Permutation):
-        return {"in_dim": chans[FieldType.NODE], "hidden": 16, "layers": 2}
+def field_specs(fields: dict[str, Tensor], types: dict[str, FieldType]) -> dict[str, FieldSpec]:
+    """``{name: FieldSpec}`` with the channel counts read off example tensors."""
+    axis = {FieldType.NODE_VECTOR: 2, FieldType.IMAGE: 1}
     return {
-        "scalar_dim": chans[FieldType.NODE],
-        "vector_dim": chans[FieldType.NODE_VECTOR],
-        "pair_dim": chans[FieldType.PAIR],
-        "hidden": 16,
+        n: FieldSpec.parse((t, int(fields[n].shape[axis.get(t, -1)])))
+        if t != FieldType.POSITION
+        else FieldSpec(t, 1)
+        for n, t in types.items()
     }
+
+
+#: Input scales of the audit's scale sweep: equivariance must not depend on units.
+AUDIT_SCALES = (1e-3, 1e3)
 
 
 def audit(
     groups: tuple[str, ...] | None = None,
-    samplers: tuple[str, ...] = ("haar", "frame", "canonical", "learned"),
+    samplers: tuple[str, ...] | None = None,
     n_samples: int = 3,
     dtype: torch.dtype = torch.float32,
     seed: int = 0,
+    scales: tuple[float, ...] = AUDIT_SCALES,
+    float64: bool = True,
 ) -> list[AuditRow]:
     """Coupled-noise equivariance error of every supported group x sampler pair.
 
     Each row symmetrizes a random :class:`~lps.backbones.FlatMLP` (no symmetry of its own)
-    over the group, feeds it small random inputs (padded sets with masks for S_n), and
-    measures the error under random group elements (with translations for E(d)).
-    Continuous image rotations resample the image twice, so their tolerance is the
-    interpolation error instead of float precision.
+    over the group, feeds it the group's example inputs (padded sets with masks where nodes
+    move), and measures the error under random group elements (with translations for
+    E(d)). Besides the row at scale 1 in ``dtype``, each pair gets a row per input scale in
+    ``scales`` and, with ``float64``, a row with the whole model in float64 (tolerance
+    1e-9). Groups whose actions resample (``image-SO(2)``) use their own tolerance. Pairs a
+    sampler has no construction for are left out.
     """
     from lps.backbones import FlatMLP
-    from lps.groups import GROUP_NAMES, ImageRotation
+    from lps.groups import GROUP_NAMES
+    from lps.samplers import SAMPLER_NAMES, UnsupportedGroupError, list_samplers
     from lps.symmetrize import symmetrize
 
+    samplers = samplers or tuple(n for n in SAMPLER_NAMES if n in list_samplers())
+    variants = [("coupled", 1.0, dtype)]
+    variants += [(f"scale={s:g}", s, dtype) for s in scales]
+    if float64 and dtype != torch.float64:
+        variants.append(("float64", 1.0, torch.float64))
     rows = []
-    torch.manual_seed(seed)
     for gname in groups or GROUP_NAMES:
         group = get_group(gname)
-        fields, types, mask, out_shapes, out_types = audit_inputs(group, seed=seed)
-        fields = {k: v.to(dtype) for k, v in fields.items()}
-        in_shapes = {k: tuple(v.shape[1:]) for k, v in fields.items()}
+        ex = group.example(seed=seed)
+        in_shapes = {k: tuple(v.shape[1:]) for k, v in ex.fields.items()}
+        specs = field_specs(ex.fields, ex.types)
         for sname in samplers:
-            if isinstance(group, ImageRotation) and sname != "haar":
-                continue
-            base = FlatMLP(in_shapes, out_shapes, hidden=32).to(dtype)
-            model = symmetrize(
-                base,
-                group,
-                types,
-                out_types,
-                sname,
-                n_samples=n_samples,
-                **_sampler_kwargs(sname, group, fields, types),
-            ).to(dtype)
-            model.eval()
-            tol, note = default_tolerance(dtype), ""
-            if isinstance(group, ImageRotation) and group.order is None:
-                tol, note = 0.05, "bilinear resampling of smooth images"
-            err = equivariance_error(model, fields, mask, n_trials=2)
-            rows.append(AuditRow(group.name, sname, err, tol, bool(err <= tol), note=note))
+            for mode, scale, dt in variants:
+                torch.manual_seed(seed)
+                base = FlatMLP(in_shapes, ex.out_shapes, hidden=32)
+                try:
+                    model = symmetrize(
+                        base,
+                        group,
+                        specs,
+                        ex.out_types,
+                        sname,
+                        sampler_args={"hidden": 16} if sname in ("learned", "canonical") else None,
+                        n_samples=n_samples,
+                    )
+                except UnsupportedGroupError:
+                    break
+                model = model.to(dt).eval()
+                if dt == torch.float64:  # the sampler networks' own dtype follows the model
+                    model.sampler.to(torch.float64)
+                fields = {k: (v * scale).to(dt) for k, v in ex.fields.items()}
+                tol = default_tolerance(dt)
+                note = ""
+                if not group.exact:
+                    tol, note = max(tol, group.tolerance or 0.0), group.note
+                err = equivariance_error(model, fields, ex.mask, n_trials=2)
+                rows.append(AuditRow(group.name, sname, err, tol, bool(err <= tol), mode, note))
     return rows
 
 
 def audit_table(rows: list[AuditRow]) -> str:
     """A plain-text table of audit rows."""
-    lines = [f"{'group':<14}{'sampler':<11}{'error':>11}{'tolerance':>11}  ok"]
+    lines = [f"{'group':<14}{'sampler':<11}{'mode':<13}{'error':>11}{'tolerance':>11}  ok"]
     for r in rows:
         flag = "yes" if r.ok else "NO"
         note = f"  ({r.note})" if r.note else ""
         lines.append(
-            f"{r.group:<14}{r.sampler:<11}{r.error:>11.2e}{r.tolerance:>11.1e}  {flag}{note}"
+            f"{r.group:<14}{r.sampler:<11}{r.mode:<13}{r.error:>11.2e}{r.tolerance:>11.1e}"
+            f"  {flag}{note}"
         )
     return "\n".join(lines)
 

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 import torch
 
-from lps.fields import FieldType
-from lps.groups import Group, Permutation, get_group
+from lps.groups import get_group
 from lps.symmetrize import Symmetrized
 
 
@@ -46,24 +45,9 @@ def single_thread():
     torch.set_num_threads(before)
 
 
-def sampler_kwargs(
-    sampler: str, group: Group, fields: dict[str, torch.Tensor], types: dict[str, FieldType]
-) -> dict[str, Any]:
-    """Small network sizes for the learned/canonical samplers, read off the inputs."""
-    if sampler not in ("learned", "canonical"):
-        return {}
-    chans = {t: 0 for t in FieldType}
-    for name, ftype in types.items():
-        x = fields[name]
-        chans[ftype] += x.shape[2] if ftype == FieldType.NODE_VECTOR else x.shape[-1]
-    if isinstance(group, Permutation):
-        return {"in_dim": chans[FieldType.NODE], "hidden": 16, "layers": 2}
-    return {
-        "scalar_dim": chans[FieldType.NODE],
-        "vector_dim": chans[FieldType.NODE_VECTOR],
-        "pair_dim": chans[FieldType.PAIR],
-        "hidden": 16,
-    }
+def small_sampler_args(sampler: str) -> dict[str, Any]:
+    """Small networks for the learned/canonical samplers (sizes come from the inputs)."""
+    return {"hidden": 16} if sampler in ("learned", "canonical") else {}
 
 
 BuildModel = Callable[..., tuple[Symmetrized, dict[str, torch.Tensor], "torch.Tensor | None"]]
@@ -79,7 +63,7 @@ def build_model() -> BuildModel:
     """
     from lps.backbones import FlatMLP
     from lps.symmetrize import symmetrize
-    from lps.testing import audit_inputs
+    from lps.testing import field_specs
 
     def build(
         group: str,
@@ -92,18 +76,21 @@ def build_model() -> BuildModel:
         **kwargs: Any,
     ):
         g = get_group(group)
-        fields, types, mask, out_shapes, out_types = audit_inputs(g, batch, num_nodes, seed)
+        ex = g.example(batch, num_nodes, seed)
+        fields, mask = ex.fields, ex.mask
         torch.manual_seed(seed)
         in_shapes = {k: tuple(v.shape[1:]) for k, v in fields.items()}
-        base = FlatMLP(in_shapes, out_shapes, hidden=32)
+        base = FlatMLP(in_shapes, ex.out_shapes, hidden=32)
+        if sampler in ("learned", "canonical"):
+            kwargs = {"layers": 2, **kwargs} if g.kind == "permutation" else kwargs
         model = symmetrize(
             base,
             g,
-            types,
-            out_types,
+            field_specs(fields, ex.types),
+            ex.out_types,
             sampler,
+            sampler_args={**small_sampler_args(sampler), **kwargs},
             n_samples=n_samples,
-            **{**sampler_kwargs(sampler, g, fields, types), **kwargs},
         )
         model = model.to(device).eval()
         fields = {k: v.to(device) for k, v in fields.items()}

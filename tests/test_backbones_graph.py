@@ -96,9 +96,14 @@ def test_gin_id_sees_node_ids_but_symmetrized_is_exactly_equivariant():
     for sampler in ("learned", "frame", "haar"):
         kwargs = {"in_dim": 2, "hidden": 16} if sampler == "learned" else {}
         model = lps.symmetrize(
-            base, "S_n", {"x": "node", "adj": "pair"}, {"graph": "invariant", "node": "node"},
-            sampler, n_samples=3, **kwargs,
-        ).eval()  # fmt: skip
+            base,
+            "S_n",
+            {"x": "node", "adj": "pair"},
+            {"graph": "invariant", "node": "node"},
+            sampler,
+            n_samples=3,
+            sampler_args=kwargs,
+        ).eval()
         err = assert_equivariant(model, {"x": x, "adj": adj}, mask, tolerance=1e-5)
         assert err < 1e-5
 
@@ -147,7 +152,13 @@ def test_symmetrized_graph_vit_is_exactly_equivariant():
     for sampler in ("learned", "haar"):
         kwargs = {"in_dim": 2, "hidden": 16} if sampler == "learned" else {}
         model = lps.symmetrize(
-            base, "S_n", {"x": "node", "adj": "pair"}, outputs, sampler, n_samples=2, **kwargs
+            base,
+            "S_n",
+            {"x": "node", "adj": "pair"},
+            outputs,
+            sampler,
+            n_samples=2,
+            sampler_args=kwargs,
         ).eval()
         assert assert_equivariant(model, {"x": x, "adj": adj}, mask, tolerance=1e-5) < 1e-5
     # the pair output is mapped back: its padding block is untouched by the permutation
@@ -229,9 +240,13 @@ def test_load_pretrained_errors(tmp_path, source_vit):
 def test_param_groups_split_backbone_from_new():
     torch.manual_seed(0)
     model = lps.symmetrize(
-        tiny_vit(graph_out=4, node_out=3), "S_n", {"x": "node", "adj": "pair"},
-        {"graph": "invariant", "node": "node"}, "learned", in_dim=2, hidden=16,
-    )  # fmt: skip
+        tiny_vit(graph_out=4, node_out=3),
+        "S_n",
+        {"x": "node", "adj": "pair"},
+        {"graph": "invariant", "node": "node"},
+        "learned",
+        sampler_args={"in_dim": 2, "hidden": 16},
+    )
     groups = param_groups(model, lr_backbone=1e-5, lr_new=1e-3, weight_decay=0.05)
     by_name = {g["name"]: g for g in groups}
     assert set(by_name) == {"backbone", "backbone_no_decay", "new", "new_no_decay"}

@@ -219,7 +219,7 @@ def test_group_dimensions(name, cls, d, special, translations) -> None:
     assert (rigid.d, rigid.special, rigid.translations) == (d, special, translations)
 
 
-@pytest.mark.parametrize("bad", ["SU(2)", "S_n x C4", "Z_2", "O(3)x S_n", ""])
+@pytest.mark.parametrize("bad", ["SU(2)", "S_n x C4", "Z_2", "O(3) x SO(3)", ""])
 def test_unknown_group_lists_valid_names(bad: str) -> None:
     with pytest.raises(ValueError, match="unknown group") as info:
         get_group(bad)

@@ -47,7 +47,9 @@ def small_gnn(seed: int = 0) -> PointGNN:
 
 def wrap(base, group: str, sampler: str, n_samples: int = 2):
     kwargs = SMALL_SAMPLER if sampler in ("learned", "canonical") else {}
-    model = symmetrize(base, group, NBODY_INPUTS, "position", sampler, n_samples, **kwargs)
+    model = symmetrize(
+        base, group, NBODY_INPUTS, "position", sampler, n_samples=n_samples, sampler_args=kwargs
+    )
     return model.eval()
 
 

@@ -19,9 +19,9 @@ from lps.groups import (
     GROUP_NAMES,
     ImageRotation,
     Perm,
-    PermRigid,
     Permutation,
     Product,
+    ProductElement,
     Rigid,
     get_group,
 )
@@ -56,7 +56,7 @@ def combos() -> list[tuple[str, str]]:
 def perm_of(element) -> Perm | None:
     if isinstance(element, Perm):
         return element
-    if isinstance(element, PermRigid):
+    if isinstance(element, ProductElement):
         return element.perm
     return None
 
@@ -64,7 +64,7 @@ def perm_of(element) -> Perm | None:
 def rigid_of(element) -> Rigid | None:
     if isinstance(element, Rigid):
         return element
-    if isinstance(element, PermRigid):
+    if isinstance(element, ProductElement):
         return element.rigid
     return None
 
@@ -215,7 +215,7 @@ def rigid_model(gname: str, sname: str, fields, types, seed: int = 0, n_samples:
         {"inv": "invariant", "pos_out": "position"},
         sname,
         n_samples=n_samples,
-        **kwargs,
+        sampler_args=kwargs,
     )
 
 
@@ -413,11 +413,13 @@ def sn_model(entropy_weight: float = 0.0, n: int = 6, seed: int = 0, **sampler_k
         {"g": "invariant", "node": "node"},
         "learned",
         n_samples=2,
-        in_dim=2,
-        hidden=16,
-        layers=2,
-        entropy_weight=entropy_weight,
-        **sampler_kwargs,
+        sampler_args={
+            "in_dim": 2,
+            "hidden": 16,
+            "layers": 2,
+            "entropy_weight": entropy_weight,
+            **sampler_kwargs,
+        },
     )
     return model, {"x": x, "adj": adj}, mask
 
@@ -650,7 +652,7 @@ def cached_sn_model(sname: str, n: int):
             {"g": "invariant", "node": "node"},
             sname,
             n_samples=2,
-            **kwargs,
+            sampler_args=kwargs,
         ).eval()
     return _MODELS[key]
 
@@ -716,7 +718,7 @@ def test_coupled_noise_equivariance_cuda(gname, sname, build_model) -> None:
     ],
 )
 def test_build_sampler_names_unknown_arguments(name, kwargs, bad) -> None:
-    with pytest.raises(ValueError, match=f"takes no argument\\(s\\) {bad}"):
+    with pytest.raises(ValueError, match=f"takes no setting\\(s\\) {bad}"):
         build_sampler(name, "S_n", **kwargs)
 
 

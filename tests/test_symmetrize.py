@@ -11,7 +11,7 @@ from torch import nn
 
 from lps import FieldType, symmetrize
 from lps.backbones import FlatMLP
-from lps.groups import Perm, PermRigid, Rigid, get_group
+from lps.groups import Perm, ProductElement, Rigid, get_group
 from lps.samplers import HaarSampler, build_sampler
 from lps.testing import assert_equivariant, default_tolerance, equivariance_error, error_vs_k
 
@@ -35,9 +35,11 @@ def sn_model(sampler: str = "haar", n: int = 5, outputs=None, seed: int = 0, **k
     outputs = outputs or {"g": "invariant", "node": "node"}
     shapes = {"g": (3,), "node": (n, 2)}
     base = FlatMLP({"x": (n, 2), "adj": (n, n, 1)}, {k: shapes[k] for k in outputs}, hidden=32)
+    wrapper = {k: kwargs.pop(k) for k in ("n_samples", "n_samples_eval", "validate") if k in kwargs}
     if sampler in ("learned", "canonical"):
-        kwargs = {"in_dim": 2, "hidden": 16, "layers": 2, **kwargs}
-    return symmetrize(base, "S_n", {"x": "node", "adj": "pair"}, outputs, sampler, **kwargs)
+        kwargs = {"hidden": 16, "layers": 2, **kwargs}
+    inputs = {"x": "node:2", "adj": "pair:1"}
+    return symmetrize(base, "S_n", inputs, outputs, sampler, sampler_args=kwargs, **wrapper)
 
 
 def log_log_slope(rows: list[tuple[int, float]]) -> float:
@@ -157,7 +159,9 @@ def test_rigid_outputs_transform_back() -> None:
 
     pos = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0))
     for sampler in ("haar", "frame"):
-        model = symmetrize(Identity(), "E(3)", {"pos": "position"}, "position", sampler, 4)
+        model = symmetrize(
+            Identity(), "E(3)", {"pos": "position"}, "position", sampler, n_samples=4
+        )
         out = model(pos=pos, return_samples=True)
         assert isinstance(out.element, Rigid)
         assert torch.allclose(out.samples, pos[:, None].expand_as(out.samples), atol=1e-5)
@@ -237,7 +241,7 @@ def test_bf16_model_with_learned_rigid_sampler_runs() -> None:
     torch.manual_seed(0)
     pos = torch.randn(2, 5, 3)
     base = FlatMLP({"pos": (5, 3)}, (5, 3), hidden=16)
-    model = symmetrize(base, "S_n x SE(3)", {"pos": "position"}, "position", "learned", 2)
+    model = symmetrize(base, "S_n x SE(3)", {"pos": "position"}, "position", "learned", n_samples=2)
     model = model.to(torch.bfloat16)
     out = model(pos=pos.to(torch.bfloat16), return_samples=True)
     assert out.prediction.dtype == torch.bfloat16
@@ -273,7 +277,13 @@ def compiled_vs_eager(backend: str) -> None:
     x = torch.randn(2, n, 3)
     base = FlatMLP({"x": (n, 3)}, {"g": (3,), "node": (n, 2)}, hidden=32)
     model = symmetrize(
-        base, "S_n", {"x": "node"}, {"g": "invariant", "node": "node"}, "haar", 4, validate=False
+        base,
+        "S_n",
+        {"x": "node"},
+        {"g": "invariant", "node": "node"},
+        "haar",
+        n_samples=4,
+        validate=False,
     ).eval()
     compiled = torch.compile(model, backend=backend)
     for _ in range(2):  # a second call reuses the compiled graph
@@ -405,12 +415,13 @@ def test_mask_without_node_axis() -> None:
 def test_unknown_sampler_and_group() -> None:
     base = nn.Identity()
     with pytest.raises(
-        ValueError, match=r"unknown sampler 'mcmc'; expected one of haar, frame, canonical, learned"
+        ValueError,
+        match=r"unknown sampler 'mcmc'; registered samplers: canonical, frame, haar, learned",
     ):
         symmetrize(base, "S_n", {"x": "node"}, "node", sampler="mcmc")
-    with pytest.raises(ValueError, match=r"unknown group 'SU\(2\)'; expected one of S_n, O\(3\)"):
+    with pytest.raises(ValueError, match=r"unknown group 'SU\(2\)'; registered groups: .*S_n"):
         symmetrize(base, "SU(2)", {"x": "node"}, "node")
-    with pytest.raises(ValueError, match=r"no learned sampler for C4"):
+    with pytest.raises(ValueError, match=r"sampler 'learned' for C4: there is no learned sampler"):
         symmetrize(base, "C4", {"img": "image"}, "image", sampler="learned")
     with pytest.raises(ValueError, match=r"frame sampler: no frame is defined for group C4"):
         build_sampler("frame", "C4")
@@ -496,20 +507,29 @@ def test_sampler_arguments_errors() -> None:
     sampler = HaarSampler(get_group("O(3)"))
     with pytest.raises(ValueError, match=r"sampler is for group O\(3\), the wrapper for SO\(3\)"):
         symmetrize(nn.Identity(), "SO(3)", {"pos": "position"}, "position", sampler)
-    with pytest.raises(
-        ValueError, match=r"sampler keyword arguments \['in_dim'\] given with a built sampler"
-    ):
-        symmetrize(nn.Identity(), "O(3)", {"pos": "position"}, "position", sampler, in_dim=3)
+    with pytest.raises(ValueError, match=r"sampler_args \['in_dim'\] given with a built sampler"):
+        symmetrize(
+            nn.Identity(),
+            "O(3)",
+            {"pos": "position"},
+            "position",
+            sampler,
+            sampler_args={"in_dim": 3},
+        )
 
 
 def test_sampler_input_errors() -> None:
     x = torch.randn(2, 4, 3)
     # The learned S_n sampler needs edges.
-    model = symmetrize(nn.Identity(), "S_n", {"x": "node"}, "node", "learned", in_dim=3)
+    model = symmetrize(
+        nn.Identity(), "S_n", {"x": "node"}, "node", "learned", sampler_args={"in_dim": 3}
+    )
     with pytest.raises(ValueError, match=r"LearnedPermutationSampler: needs .*edge_index"):
         model(x=x)
     # ... and node features of the declared width.
-    model = symmetrize(nn.Identity(), "S_n", {"x": "node"}, "node", "learned", in_dim=2)
+    model = symmetrize(
+        nn.Identity(), "S_n", {"x": "node"}, "node", "learned", sampler_args={"in_dim": 2}
+    )
     with pytest.raises(ValueError, match=r"node features have 3 channels, .* in_dim=2"):
         model(x=x, edge_index=torch.zeros(2, 0, dtype=torch.long))
     # The PCA frame needs vectors.
@@ -536,5 +556,5 @@ def test_validate_false_skips_checks(graph_model) -> None:
 def test_element_types(build_model) -> None:
     model, fields, mask = build_model("S_n x E(3)", "haar")
     out = model(mask=mask, return_samples=True, **fields)
-    assert isinstance(out.element, PermRigid)
+    assert isinstance(out.element, ProductElement)
     assert out.element.rigid.translation is not None  # E(3): centring

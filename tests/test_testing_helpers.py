@@ -113,7 +113,13 @@ def test_edge_index_is_relabelled() -> None:
     edges = dense_edge_index(adj[..., 0] != 0)
     base = FlatMLP({"x": (5, 2)}, (5, 2), hidden=16)
     model = symmetrize(
-        base, "S_n", {"x": "node"}, "node", "learned", n_samples=2, in_dim=2, hidden=16
+        base,
+        "S_n",
+        {"x": "node"},
+        "node",
+        "learned",
+        n_samples=2,
+        sampler_args={"in_dim": 2, "hidden": 16},
     ).eval()
     err = assert_equivariant(model, {"x": x}, mask, edge_index=edges)
     assert err == 0.0
@@ -190,7 +196,7 @@ def test_audit_all_rows_ok(audit_rows) -> None:
 def test_audit_table_and_json(audit_rows) -> None:
     table = audit_table(audit_rows)
     lines = table.splitlines()
-    assert lines[0].split() == ["group", "sampler", "error", "tolerance", "ok"]
+    assert lines[0].split() == ["group", "sampler", "mode", "error", "tolerance", "ok"]
     assert len(lines) == len(audit_rows) + 1
     assert "NO" not in table
     rows = audit_json(audit_rows)
@@ -208,7 +214,7 @@ def test_audit_flags_a_failing_row(monkeypatch) -> None:
         return IdentitySampler(get_group(group))
 
     monkeypatch.setattr(sym, "build_sampler", broken)
-    rows = audit(groups=("S_n",), samplers=("haar",))
+    rows = audit(groups=("S_n",), samplers=("haar",), scales=(), float64=False)
     assert len(rows) == 1 and not rows[0].ok
     assert "NO" in audit_table(rows)
 
@@ -229,7 +235,12 @@ def test_audit_inputs_shapes() -> None:
 
 def test_audit_bf16_exact_groups() -> None:
     """In bf16 the exact groups and the haar/frame samplers stay within the bf16 tolerance."""
-    rows = audit(groups=("S_n", "O(3)", "C4"), samplers=("haar", "frame"), dtype=torch.bfloat16)
+    rows = audit(
+        groups=("S_n", "O(3)", "C4"),
+        samplers=("haar", "frame"),
+        dtype=torch.bfloat16,
+        float64=False,
+    )
     assert rows and all(r.ok for r in rows), audit_table(rows)
     assert all(r.tolerance == default_tolerance(torch.bfloat16) for r in rows)
 

@@ -37,10 +37,7 @@ def test_canonical_sampler_breaks_ties_uniformly():
         {"c": "node", "ids": "node", "adj": "pair"},
         "invariant",
         "canonical",
-        in_dim=1,
-        node_fields=["c"],
-        hidden=16,
-        layers=2,
+        sampler_args={"in_dim": 1, "node_fields": ["c"], "hidden": 16, "layers": 2},
     ).eval()
     firsts = []
     with torch.no_grad():

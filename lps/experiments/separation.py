@@ -191,7 +191,7 @@ def build_model(
         outputs="invariant",
         sampler=sampler,
         n_samples=n_samples,
-        **kwargs,
+        sampler_args=kwargs,
     )
 
 

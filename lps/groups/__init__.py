@@ -1,10 +1,17 @@
-"""Group math: element storage, composition, Haar sampling, and actions on fields."""
+"""Group math: element storage, composition, Haar sampling, and actions on fields.
+
+Groups are found by name in a registry (:func:`register_group`, :func:`list_groups`,
+:func:`get_group`). A name with ``(d)`` registers a family for every dimension
+(``"O(d)"`` serves ``"O(3)"`` and ``"O(5)"``), and ``"A x B"`` is the direct product of the
+named groups. Adding a group is one file that defines it and registers its name.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from lps.groups.base import Group, full_precision
+from lps.groups.base import Example, Group, element_dtype, full_precision
 from lps.groups.image import Angle, ImageRotation
 from lps.groups.orthogonal import (
     Orthogonal,
@@ -16,10 +23,14 @@ from lps.groups.orthogonal import (
     qr_haar,
 )
 from lps.groups.permutation import Perm, Permutation
-from lps.groups.product import PermRigid, Product
+from lps.groups.product import PermRigid, Product, ProductElement
+from lps.registry import Registry
 
 __all__ = [
     "Angle",
+    "Example",
+    "GROUPS",
+    "GROUP_NAMES",
     "Group",
     "ImageRotation",
     "Orthogonal",
@@ -27,18 +38,43 @@ __all__ = [
     "PermRigid",
     "Permutation",
     "Product",
+    "ProductElement",
     "Rigid",
+    "element_dtype",
     "fix_determinant",
-    "gram_schmidt",
     "full_precision",
     "get_group",
+    "gram_schmidt",
     "haar_orthogonal",
+    "list_groups",
     "masked_centroid",
     "qr_haar",
-    "GROUP_NAMES",
+    "register_group",
 ]
 
-#: Examples of valid names; any d >= 2 works for the rigid groups.
+#: Builders by name; a builder of a family name ``"X(d)"`` takes the dimension ``d``.
+GROUPS: Registry[Callable[..., Group]] = Registry("group")
+
+
+def register_group(name: str, *, overwrite: bool = False):
+    """Decorator: register a group builder under ``name`` (``"X(d)"`` for a family in d)."""
+    return GROUPS.register(name, overwrite=overwrite)
+
+
+def list_groups() -> list[str]:
+    """The registered group names (families as ``"O(d)"``); products are ``"A x B"``."""
+    return GROUPS.names()
+
+
+register_group("S_n")(Permutation)
+register_group("C4")(lambda: ImageRotation(4))
+register_group("image-SO(2)")(lambda: ImageRotation(None))
+register_group("O(d)")(lambda d: Orthogonal(d))
+register_group("SO(d)")(lambda d: Orthogonal(d, special=True))
+register_group("E(d)")(lambda d: Orthogonal(d, translations=True))
+register_group("SE(d)")(lambda d: Orthogonal(d, special=True, translations=True))
+
+#: Examples of valid names (what ``lps check`` audits); any d >= 2 works for the rigid ones.
 GROUP_NAMES = (
     "S_n",
     "O(3)",
@@ -53,36 +89,67 @@ GROUP_NAMES = (
     "image-SO(2)",
 )
 
-_RIGID = re.compile(r"^(S?)([OE])\((\d+)\)$")
+_PRODUCT = re.compile(r"\s+x\s+|\s*×\s*")
+_FAMILY = re.compile(r"^(.*)\((\d+)\)$")
 
 
-def _rigid(name: str) -> Orthogonal | None:
-    m = _RIGID.match(name)
-    if m is None:
-        return None
-    return Orthogonal(int(m.group(3)), special=m.group(1) == "S", translations=m.group(2) == "E")
+def _single(name: str, full: str) -> Group:
+    key = name.strip()
+    if key == "Sn":
+        key = "S_n"
+    if key in GROUPS:
+        return GROUPS.get(key)()
+    m = _FAMILY.match(key.replace(" ", ""))
+    if m is not None and f"{m.group(1)}(d)" in GROUPS:
+        return GROUPS.get(f"{m.group(1)}(d)")(int(m.group(2)))
+    raise ValueError(
+        f"unknown group {full!r}; registered groups: {', '.join(list_groups())} "
+        "(any d >= 2 for a family '(d)', and 'A x B' for a direct product), "
+        f"e.g. {', '.join(GROUP_NAMES)}"
+    )
 
 
 def get_group(name: str | Group) -> Group:
     """Build a group from its name, e.g. ``"S_n"``, ``"SO(3)"``, ``"S_n x E(3)"``, ``"C4"``."""
     if isinstance(name, Group):
         return name
-    key = str(name).replace(" ", "")
-    if key in ("S_n", "Sn"):
-        return Permutation()
-    if key == "C4":
-        return ImageRotation(4)
-    if key == "image-SO(2)":
-        return ImageRotation(None)
-    rigid = _rigid(key)
-    if rigid is not None:
-        return rigid
-    for sep in ("x", "×"):
-        if key.startswith(("S_n" + sep, "Sn" + sep)):
-            rigid = _rigid(key.split(sep, 1)[1])
-            if rigid is not None:
-                return Product(Permutation(), rigid)
-    raise ValueError(
-        f"unknown group {name!r}; expected one of {', '.join(GROUP_NAMES)} "
-        "(any dimension d >= 2 for O(d), SO(d), E(d), SE(d))"
-    )
+    if not isinstance(name, str):
+        raise TypeError(f"group: expected a name or a Group, got {type(name).__name__}")
+    parts = [p for p in _PRODUCT.split(name.strip()) if p] or [name]
+    if len(parts) == 1:
+        parts = _split_compact(parts[0]) or parts
+    if len(parts) == 1:
+        return _single(parts[0], name)
+    factors = [_single(p, name) for p in parts]
+    try:
+        return Product(*factors)
+    except ValueError as err:
+        raise ValueError(
+            f"unknown group {name!r}: {err}; registered groups: {', '.join(list_groups())}, "
+            f"e.g. {', '.join(GROUP_NAMES)}"
+        ) from None
+
+
+def _split_compact(key: str) -> list[str] | None:
+    """``"S_nxE(3)"`` -> ``["S_n", "E(3)"]``: split at an ``x`` where both sides are names."""
+    if key.replace(" ", "") in GROUPS or "x" not in key:
+        return None
+    pieces = key.replace(" ", "").split("x")
+    for i in range(1, len(pieces)):
+        left, right = "x".join(pieces[:i]), "x".join(pieces[i:])
+        try:
+            _single(left, key)
+        except ValueError:
+            continue
+        rest = [right] if _parses(right) else _split_compact(right)
+        if rest:
+            return [left, *rest]
+    return None
+
+
+def _parses(key: str) -> bool:
+    try:
+        _single(key, key)
+    except ValueError:
+        return False
+    return True

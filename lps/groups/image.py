@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lps.fields import FieldType
-from lps.groups.base import Group, full_precision
+from lps.groups.base import Example, Group, full_precision
 
 
 @dataclass
@@ -40,13 +40,32 @@ class ImageRotation(Group):
             )
         self.order = order
         self.name = "C4" if order == 4 else "image-SO(2)"
+        self.kind = "image_rotation"
+        self.moves = frozenset({"plane"})
         self.acts_on = frozenset({FieldType.INVARIANT, FieldType.IMAGE})
+        if order is None:  # resampling: exact only at multiples of pi/2
+            self.exact, self.tolerance = False, 0.05
+            self.note = "bilinear resampling of smooth images"
+
+    def example(self, batch: int = 4, num_nodes: int = 7, seed: int = 0) -> Example:
+        """Smooth 2-channel images (8 px for C4, 32 px for SO(2)); outputs a class vector
+        and, for C4, an image map (resampling a random map is not exact)."""
+        gen = torch.Generator().manual_seed(seed)
+        size = 8 if self.order == 4 else 32
+        out_shapes: dict[str, tuple[int, ...]] = {"cls": (3,)}
+        out_types = {"cls": FieldType.INVARIANT}
+        if self.order == 4:
+            out_shapes["seg"], out_types["seg"] = (1, size, size), FieldType.IMAGE
+        img = smooth_disc_images(batch, 2, size, gen)
+        return Example({"img": img}, {"img": FieldType.IMAGE}, None, out_shapes, out_types)
 
     def identity(self, m, num_nodes=None, device="cpu") -> Angle:
         return Angle(torch.zeros(m, device=device))
 
-    def haar(self, m, num_nodes=None, mask=None, device="cpu", generator=None) -> Angle:
-        u = torch.rand(m, device=device, generator=generator)
+    def haar(
+        self, m, num_nodes=None, mask=None, device="cpu", generator=None, dtype=torch.float32
+    ) -> Angle:
+        u = torch.rand(m, device=device, generator=generator).to(dtype)
         if self.order == 4:
             return Angle(torch.floor(u * 4) * (math.pi / 2))
         return Angle(u * (2 * math.pi))

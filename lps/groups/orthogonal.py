@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from lps.fields import FieldType
-from lps.groups.base import Group, full_precision
+from lps.groups.base import Example, Group, element_dtype, full_precision
 
 
 @dataclass
@@ -30,15 +30,16 @@ def haar_orthogonal(
     special: bool = False,
     device: torch.device | str = "cpu",
     generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """(m, d, d) Haar-distributed orthogonal matrices: QR of a Gaussian with the sign fix.
 
     With ``special`` the first column of each det -1 sample is negated, a measure-preserving
-    map onto SO(d).
+    map onto SO(d). ``dtype`` is fp32 or float64 (the random stream is the same for both).
     """
     with full_precision(torch.device(device)):
         gauss = torch.randn(m, d, d, device=device, generator=generator)
-        return qr_haar(gauss, special)
+        return qr_haar(gauss.to(dtype), special)
 
 
 def qr_haar(gauss: Tensor, special: bool = False) -> Tensor:
@@ -78,6 +79,8 @@ class Orthogonal(Group):
         self.translations = translations
         prefix = ("S" if special else "") + ("E" if translations else "O")
         self.name = f"{prefix}({d})"
+        self.kind = "rigid"
+        self.moves = frozenset({"space"})
         types = {FieldType.INVARIANT, FieldType.NODE, FieldType.PAIR, FieldType.NODE_VECTOR}
         types.add(FieldType.POSITION)
         self.acts_on = frozenset(types)
@@ -87,27 +90,54 @@ class Orthogonal(Group):
         t = torch.zeros(m, self.d, device=device) if self.translations else None
         return Rigid(eye, t)
 
-    def haar(self, m, num_nodes=None, mask=None, device="cpu", generator=None) -> Rigid:
+    def haar(
+        self, m, num_nodes=None, mask=None, device="cpu", generator=None, dtype=torch.float32
+    ) -> Rigid:
         if mask is not None:
             device = mask.device
-        rot = haar_orthogonal(m, self.d, self.special, device, generator)
-        t = torch.zeros(m, self.d, device=device) if self.translations else None
+        rot = haar_orthogonal(m, self.d, self.special, device, generator, dtype)
+        t = torch.zeros(m, self.d, device=device, dtype=dtype) if self.translations else None
         return Rigid(rot, t)
 
-    def random_element(self, m, num_nodes=None, mask=None, device="cpu", generator=None) -> Rigid:
-        g = self.haar(m, num_nodes, mask, device, generator)
+    def random_element(
+        self, m, num_nodes=None, mask=None, device="cpu", generator=None, dtype=torch.float32
+    ) -> Rigid:
+        g = self.haar(m, num_nodes, mask, device, generator, dtype)
         if self.translations:
-            g.translation = torch.randn(m, self.d, device=g.matrix.device, generator=generator)
+            t = torch.randn(m, self.d, device=g.matrix.device, generator=generator)
+            g.translation = t.to(dtype)
         return g
+
+    def example(self, batch: int = 4, num_nodes: int = 7, seed: int = 0) -> Example:
+        """Node features ``x`` (B, N, 2), positions ``pos`` (B, N, d) and velocities ``vel``
+        (B, N, 1, d); outputs a graph, a node and a position field."""
+        gen = torch.Generator().manual_seed(seed)
+        n, d = num_nodes, self.d
+        fields = {
+            "x": torch.randn(batch, n, 2, generator=gen),
+            "pos": torch.randn(batch, n, d, generator=gen),
+            "vel": torch.randn(batch, n, 1, d, generator=gen),
+        }
+        types = {"x": FieldType.NODE, "pos": FieldType.POSITION, "vel": FieldType.NODE_VECTOR}
+        out_types = {
+            "graph": FieldType.INVARIANT,
+            "node": FieldType.NODE,
+            "pos_out": FieldType.POSITION,
+        }
+        return Example(
+            fields, types, None, {"graph": (2,), "node": (n, 2), "pos_out": (n, d)}, out_types
+        )
 
     def compose(self, g: Rigid, h: Rigid) -> Rigid:
         with full_precision(g.matrix.device):
-            rot = g.matrix @ h.matrix
+            dtype = element_dtype(g.matrix, h.matrix)
+            gm = g.matrix.to(dtype)
+            rot = gm @ h.matrix.to(dtype)
             t = None
             if g.translation is not None or h.translation is not None:
-                tg = g.translation if g.translation is not None else 0.0
+                tg = g.translation.to(dtype) if g.translation is not None else 0.0
                 th = h.translation if h.translation is not None else torch.zeros_like(rot[:, 0])
-                t = (g.matrix @ th.unsqueeze(-1)).squeeze(-1) + tg
+                t = (gm @ th.to(dtype).unsqueeze(-1)).squeeze(-1) + tg
             return Rigid(rot, t)
 
     def inverse(self, g: Rigid) -> Rigid:
@@ -132,12 +162,13 @@ class Orthogonal(Group):
                 f"{tuple(x.shape)}"
             )
         with full_precision(x.device):
-            xf = x.float()
-            rot = g.matrix.float()
+            dtype = element_dtype(x, g.matrix)
+            xf = x.to(dtype)
+            rot = g.matrix.to(dtype)
             # Row vectors: R v is v @ R^T. Broadcast R over every axis between M and d.
             view = (rot.shape[0],) + (1,) * (x.dim() - 2) + (self.d, self.d)
             translate = ftype == FieldType.POSITION and g.translation is not None
-            t = g.translation.float().view(view[:-1]) if translate else None
+            t = g.translation.to(dtype).view(view[:-1]) if translate else None
             if inverse:
                 if t is not None:
                     xf = xf - t
@@ -149,39 +180,65 @@ class Orthogonal(Group):
         return out.to(x.dtype)
 
 
-def gram_schmidt(vectors: Tensor, special: bool = False, eps: float = 1e-6) -> Tensor:
+def gram_schmidt(
+    vectors: Tensor, special: bool = False, eps: float = 1e-6, fallback: Tensor | None = None
+) -> Tensor:
     """Orthonormalise the columns of ``vectors`` (M, d, d) in order, in fp32 (fp64 if given).
 
     Column ``i`` of the result is ``v_i`` minus its projections on the earlier columns,
-    normalised. A column that is (near) zero or dependent on the earlier ones, as happens for
-    coincident or collinear points, is replaced by the standard basis vector that keeps the
-    largest norm after the same projection, so the result is always orthogonal. With
-    ``special`` the last column is negated where needed so that det = +1.
+    normalised. A column whose remainder is below ``eps`` times the largest column norm is
+    degenerate (coincident or collinear points, a network output of rank < d). The
+    threshold is relative, so the result does not depend on the input's units. A degenerate
+    column is replaced by the next column of ``fallback`` (M, d, d) projected the same way:
+    pass directions that turn with the input (random ones, in the sampler's noise) to keep
+    the frame equivariant. Without ``fallback``, or where it is degenerate too, the
+    standard basis vector that keeps the largest norm is used (always orthogonal, but a
+    fixed axis: not equivariant). With ``special`` the last column is negated where needed
+    so that det = +1.
     """
     with full_precision(vectors.device):
         v = vectors if vectors.dtype == torch.float64 else vectors.float()
         d = v.shape[-1]
         eye = torch.eye(d, device=v.device, dtype=v.dtype).expand_as(v)
-        scale = v.norm(dim=(-2, -1), keepdim=True).squeeze(-1).clamp_min(1.0)  # (M, 1)
+        scale = v.norm(dim=-2).amax(-1, keepdim=True)  # (M, 1): the largest column norm
+        tiny = torch.finfo(v.dtype).tiny
+        fill = None if fallback is None else fallback.to(v.dtype)
+        used = torch.zeros_like(scale, dtype=torch.long)  # fallback columns used so far
         cols: list[Tensor] = []
-        for i in range(d):
-            u = v[..., i]
-            cand = eye  # (M, d, d): candidate fallbacks, one per column
-            # Project twice ("twice is enough"): one pass leaves components of size
-            # eps * |v_i| along earlier columns, which dominate after normalising a nearly
-            # dependent column (orthogonality errors up to 1e-1 for ill-conditioned inputs).
+
+        def project(u: Tensor) -> Tensor:
+            # Twice ("twice is enough"): one pass leaves components of size eps * |u| along
+            # earlier columns, which dominate after normalising a nearly dependent column.
             for _ in range(2):
                 for q in cols:
                     u = u - (u * q).sum(-1, keepdim=True) * q
+            return u
+
+        for i in range(d):
+            u = project(v[..., i])
+            norm = u.norm(dim=-1, keepdim=True)
+            ok = norm > eps * scale
+            cand = eye
             for q in cols:
                 cand = cand - q.unsqueeze(-1) * (q.unsqueeze(-2) @ cand)
-            norm = u.norm(dim=-1, keepdim=True)
             cand_norm = cand.norm(dim=-2)  # (M, d)
             best = cand_norm.argmax(-1)
-            fallback = torch.gather(cand, 2, best.view(-1, 1, 1).expand(-1, d, 1)).squeeze(-1)
-            fallback = fallback / torch.gather(cand_norm, 1, best.view(-1, 1)).clamp_min(1e-12)
-            ok = norm > eps * scale
-            u = torch.where(ok, u / norm.clamp_min(1e-30), fallback)
+            basis = torch.gather(cand, 2, best.view(-1, 1, 1).expand(-1, d, 1)).squeeze(-1)
+            basis = basis / torch.gather(cand_norm, 1, best.view(-1, 1)).clamp_min(tiny)
+            repl = basis
+            if fill is not None:
+                # The first unused fallback column with a usable remainder.
+                repl_ok = torch.zeros_like(ok)
+                repl = basis
+                for j in range(d):
+                    f = project(fill[..., j])
+                    f_norm = f.norm(dim=-1, keepdim=True)
+                    f_scale = fill[..., j].norm(dim=-1, keepdim=True)
+                    take = (~repl_ok) & (used <= j) & (f_norm > 1e-3 * f_scale)
+                    repl = torch.where(take, f / f_norm.clamp_min(tiny), repl)
+                    repl_ok = repl_ok | take
+                used = used + (~ok).long()
+            u = torch.where(ok, u / norm.clamp_min(tiny), repl)
             cols.append(u)
         q = torch.stack(cols, dim=-1)
         if special:

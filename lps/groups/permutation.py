@@ -20,7 +20,7 @@ from torch import Tensor
 
 from lps.fields import FieldType
 from lps.groups.band import BandedSoft, band_grad, pair_product_grad
-from lps.groups.base import Group, full_precision
+from lps.groups.base import Example, Group, full_precision
 
 
 @dataclass
@@ -139,10 +139,18 @@ class _BandedStraightThrough(torch.autograd.Function):
         return (grad_x if ctx.needs_input_grad[0] else None), grad_band, None, None, None
 
 
+def example_mask(batch: int, num_nodes: int) -> Tensor:
+    """(B, N) masks of graphs with N, N-1, N-2, N, ... real nodes (real nodes first)."""
+    sizes = torch.tensor([num_nodes - (i % 3) for i in range(batch)]).clamp_min(1)
+    return torch.arange(num_nodes)[None, :] < sizes[:, None]
+
+
 class Permutation(Group):
     """S_n on padded node sets (masks with real nodes first)."""
 
     name = "S_n"
+    kind = "permutation"
+    moves = frozenset({"nodes"})
     acts_on = frozenset(
         {
             FieldType.INVARIANT,
@@ -158,7 +166,9 @@ class Permutation(Group):
             raise ValueError("S_n: the number of nodes N is needed to build an identity element")
         return Perm(torch.arange(num_nodes, device=device).expand(m, num_nodes).contiguous())
 
-    def haar(self, m, num_nodes=None, mask=None, device="cpu", generator=None) -> Perm:
+    def haar(
+        self, m, num_nodes=None, mask=None, device="cpu", generator=None, dtype=torch.float32
+    ) -> Perm:
         """Uniform permutations of the real nodes of each row; padding stays at the end.
 
         ``mask`` is (M, N) bool; without it every node is real.
@@ -174,6 +184,28 @@ class Permutation(Group):
                 scores = scores.masked_fill(~mask, 2.0)  # padding sorts last, in order
                 scores = scores + torch.arange(num_nodes, device=device) * (~mask)
             return Perm(torch.argsort(scores, dim=1))
+
+    def relabel_edges(self, h: Perm, edge_index: Tensor, num_nodes: int) -> Tensor:
+        """Flat edges (``b * N + i``) of ``h . x``: node ``i`` of graph ``b`` moves to ``p[i]``."""
+        graph, node = edge_index // num_nodes, edge_index % num_nodes
+        return graph * num_nodes + h.index[graph, node]
+
+    def example(self, batch: int = 4, num_nodes: int = 7, seed: int = 0) -> Example:
+        """Padded node features ``x`` (B, N, 2) and a symmetric adjacency ``adj``
+        (B, N, N, 1) with graph sizes N, N-1, N-2, ...; outputs a graph and a node field."""
+        gen = torch.Generator().manual_seed(seed)
+        n = num_nodes
+        mask = example_mask(batch, n)
+        x = torch.randn(batch, n, 2, generator=gen) * mask[..., None]
+        adj = torch.triu((torch.rand(batch, n, n, generator=gen) < 0.5).float(), 1)
+        adj = (adj + adj.transpose(1, 2)) * mask[:, :, None] * mask[:, None, :]
+        return Example(
+            {"x": x, "adj": adj.unsqueeze(-1)},
+            {"x": FieldType.NODE, "adj": FieldType.PAIR},
+            mask,
+            {"graph": (2,), "node": (n, 2)},
+            {"graph": FieldType.INVARIANT, "node": FieldType.NODE},
+        )
 
     def compose(self, g: Perm, h: Perm) -> Perm:
         # (g h)^-1 . x = h^-1 . (g^-1 . x): gather by p_g, then by p_h.

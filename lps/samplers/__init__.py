@@ -1,12 +1,27 @@
-"""How group elements are chosen for an input: haar, frame, canonical, learned."""
+"""How group elements are chosen for an input: haar, frame, canonical, learned.
+
+Samplers are found by name in a registry (:func:`register_sampler`, :func:`list_samplers`).
+A registered builder is called as ``builder(group, inputs, args)`` with the group, the
+declared input fields ``{name: FieldSpec}`` (channel counts give the network sizes) and the
+user's settings dict, and returns a :class:`Sampler`; it raises
+:class:`UnsupportedGroupError` for a group it has no construction for.
+"""
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Callable
 from typing import Any
 
-from lps.groups import Group, ImageRotation, Orthogonal, Permutation, Product, get_group
-from lps.samplers.base import Sampler, SamplerOutput, repeat_rows
+from lps.fields import FieldSpec, FieldType, total_channels
+from lps.groups import Group, get_group
+from lps.registry import Registry
+from lps.samplers.base import (
+    Sampler,
+    SamplerOutput,
+    UnsupportedGroupError,
+    inputs_dtype,
+    repeat_rows,
+)
 from lps.samplers.frame import FrameNoise, FrameSampler
 from lps.samplers.haar import HaarSampler
 from lps.samplers.learned import (
@@ -16,18 +31,33 @@ from lps.samplers.learned import (
     repeat_edge_index,
 )
 from lps.samplers.relax import scores_to_perm, sinkhorn, sinkhorn_log, softsort, sort_scores
+from lps.samplers.settings import (
+    FrameArgs,
+    NoArgs,
+    PermSamplerArgs,
+    RigidSamplerArgs,
+    parse_args,
+)
 
 __all__ = [
+    "FrameArgs",
     "FrameNoise",
     "FrameSampler",
     "HaarSampler",
     "LearnedPermutationSampler",
     "LearnedRigidSampler",
+    "PermSamplerArgs",
+    "RigidSamplerArgs",
+    "SAMPLERS",
     "SAMPLER_NAMES",
     "Sampler",
     "SamplerOutput",
+    "UnsupportedGroupError",
     "build_sampler",
     "dense_edge_index",
+    "inputs_dtype",
+    "list_samplers",
+    "register_sampler",
     "repeat_edge_index",
     "repeat_rows",
     "scores_to_perm",
@@ -37,43 +67,121 @@ __all__ = [
     "sort_scores",
 ]
 
-SAMPLER_NAMES = ("haar", "frame", "canonical", "learned")
+SamplerBuilder = Callable[[Group, "dict[str, FieldSpec] | None", dict[str, Any]], Sampler]
+
+#: Sampler builders by name.
+SAMPLERS: Registry[SamplerBuilder] = Registry("sampler")
 
 
-def _construct(name: str, cls: type[Sampler], group: Group, kwargs: dict[str, Any]) -> Sampler:
-    """``cls(group, **kwargs)``, with an error naming any keyword the sampler does not take."""
-    params = inspect.signature(cls.__init__).parameters
-    accepted = [p for p in params if p not in ("self", "group")]
-    unknown = sorted(k for k in kwargs if k not in accepted)
-    if unknown:
-        raise ValueError(
-            f"sampler {name!r} for {group.name} takes no argument(s) {', '.join(unknown)}; "
-            f"it accepts: {', '.join(accepted) or 'none'}"
-        )
-    return cls(group, **kwargs)
+def register_sampler(name: str, *, overwrite: bool = False):
+    """Decorator: register ``builder(group, inputs, args) -> Sampler`` under ``name``."""
+    return SAMPLERS.register(name, overwrite=overwrite)
 
 
-def build_sampler(name: str, group: str | Group, **kwargs: Any) -> Sampler:
-    """Build a sampler by name for a group.
+def list_samplers() -> list[str]:
+    """The registered sampler names."""
+    return SAMPLERS.names()
 
-    ``learned`` and ``canonical`` take the network sizes as keyword arguments: ``in_dim``
-    (S_n) or ``scalar_dim`` / ``vector_dim`` / ``pair_dim`` (O(d)-type groups and products).
+
+def build_sampler(
+    name: str,
+    group: str | Group,
+    *,
+    inputs: dict[str, FieldSpec] | None = None,
+    **args: Any,
+) -> Sampler:
+    """Build the sampler ``name`` for ``group``.
+
+    ``inputs`` are the declared input fields; the learned samplers read their sizes off
+    their channel counts (or take ``in_dim`` / ``scalar_dim`` / ``vector_dim`` /
+    ``pair_dim`` in ``args``). ``args`` are the sampler's settings (see
+    :mod:`lps.samplers.settings`); an unknown one is an error listing the accepted ones.
     """
     group = get_group(group)
-    if name == "haar":
-        return _construct(name, HaarSampler, group, kwargs)
-    if name == "frame":
-        return _construct(name, FrameSampler, group, kwargs)
-    if name in ("learned", "canonical"):
-        if name == "canonical":
-            kwargs["canonical"] = True
-        if isinstance(group, Permutation):
-            return _construct(name, LearnedPermutationSampler, group, kwargs)
-        if isinstance(group, (Orthogonal, Product)):
-            return _construct(name, LearnedRigidSampler, group, kwargs)
-        if isinstance(group, ImageRotation):
+    return SAMPLERS.get(name)(group, inputs, dict(args))
+
+
+@register_sampler("haar")
+def _haar(group: Group, inputs, args: dict[str, Any]) -> Sampler:
+    parse_args(NoArgs, args, f"sampler 'haar' for {group.name}")
+    return HaarSampler(group)
+
+
+@register_sampler("frame")
+def _frame(group: Group, inputs, args: dict[str, Any]) -> Sampler:
+    settings = parse_args(FrameArgs, args, f"sampler 'frame' for {group.name}")
+    return FrameSampler(group, **vars(settings))
+
+
+def _size(
+    what: str,
+    key: str,
+    args: dict[str, Any],
+    inferred: int | None,
+    fields: list[str],
+    default: int | None = None,
+) -> int:
+    """A network size: given in ``args[key]``, read off the declared channels, or (when no
+    inputs were declared) ``default``."""
+    given = args.pop(key, None)
+    if given is None and inferred is None and default is not None:
+        return default
+    if given is not None:
+        if inferred is not None and given != inferred:
             raise ValueError(
-                f"sampler {name!r}: there is no learned sampler for {group.name} yet; "
-                "use 'haar' for images"
+                f"{what}: {key}={given} disagrees with the declared channels of "
+                f"{fields} ({inferred})"
             )
-    raise ValueError(f"unknown sampler {name!r}; expected one of {', '.join(SAMPLER_NAMES)}")
+        return given
+    if inferred is None:
+        raise ValueError(
+            f"{what} needs the channel count of the inputs {fields}: declare them as "
+            f"e.g. 'node:3' in inputs, or pass sampler_args={{'{key}': ...}}"
+        )
+    return inferred
+
+
+def _learned_builder(canonical: bool) -> SamplerBuilder:
+    name = "canonical" if canonical else "learned"
+
+    def build(group: Group, inputs, args: dict[str, Any]) -> Sampler:
+        what = f"sampler {name!r} for {group.name}"
+        specs = inputs or {}
+
+        def channels(ftype: FieldType, names: list[str] | None = None):
+            chosen = [n for n, s in specs.items() if s.type == ftype] if names is None else names
+            missing = [n for n in chosen if n not in specs]
+            if missing:
+                raise ValueError(f"{what}: {missing} are not inputs ({sorted(specs)})")
+            known = inputs is not None
+            return (total_channels(specs, ftype, chosen) if known else None), chosen
+
+        kinds = set(group.kinds)
+        if kinds == {"permutation"}:
+            in_dim, fields = channels(FieldType.NODE, args.get("node_fields"))
+            size = _size(what, "in_dim", args, in_dim, fields)
+            settings = parse_args(PermSamplerArgs, args, what)
+            return LearnedPermutationSampler(group, size, canonical=canonical, **vars(settings))
+        if "rigid" in kinds and kinds <= {"permutation", "rigid"}:
+            sizes = {}
+            for key, ftype in (
+                ("scalar_dim", FieldType.NODE),
+                ("vector_dim", FieldType.NODE_VECTOR),
+                ("pair_dim", FieldType.PAIR),
+            ):
+                default = 0 if inputs is None else None  # old callers: sizes default to 0
+                sizes[key] = _size(what, key, args, *channels(ftype), default=default)
+            settings = parse_args(RigidSamplerArgs, args, what)
+            return LearnedRigidSampler(group, **sizes, canonical=canonical, **vars(settings))
+        raise UnsupportedGroupError(
+            f"{what}: there is no learned sampler for groups of kind {group.kind!r} yet; use 'haar'"
+        )
+
+    return build
+
+
+register_sampler("learned")(_learned_builder(canonical=False))
+register_sampler("canonical")(_learned_builder(canonical=True))
+
+#: The built-in sampler names (all registered ones: :func:`list_samplers`).
+SAMPLER_NAMES = ("haar", "frame", "canonical", "learned")

@@ -14,8 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from lps.fields import FieldType
-from lps.groups import Group, Product, Rigid, full_precision, masked_centroid
-from lps.groups.orthogonal import Orthogonal
+from lps.groups import Group, Rigid, element_dtype, full_precision, masked_centroid
 
 
 @dataclass
@@ -38,13 +37,13 @@ def first_of_type(inputs: dict[str, Tensor], types: dict[str, FieldType], ftype:
     return next((n for n, t in types.items() if t == ftype), None)
 
 
-def rigid_part(group: Group) -> Orthogonal | None:
-    """The O(d)-type factor of ``group`` (itself or the second factor of a product), or None."""
-    if isinstance(group, Orthogonal):
-        return group
-    if isinstance(group, Product):
-        return group.rigid_group
-    return None
+def inputs_dtype(inputs: dict[str, Tensor]) -> torch.dtype:
+    """The dtype of sampled elements for these inputs: float64 for float64 inputs, else fp32."""
+    return element_dtype(*(x for x in inputs.values() if x.is_floating_point()))
+
+
+class UnsupportedGroupError(ValueError):
+    """A sampler was asked for a group it has no construction for."""
 
 
 class Sampler(nn.Module):
@@ -103,6 +102,21 @@ class Sampler(nn.Module):
 
     # Helpers shared by subclasses -------------------------------------------------------
 
+    def centre(
+        self,
+        g: Any,
+        inputs: dict[str, Tensor],
+        types: dict[str, FieldType],
+        mask: Tensor | None,
+        k: int,
+    ) -> Any:
+        """``g`` with the translation of its rigid part (if any) set to the centroid."""
+        parts = self.group.split(g)
+        if "rigid" not in parts:
+            return g
+        parts["rigid"] = self.translate_to_centroid(parts["rigid"], inputs, types, mask, k)
+        return self.group.join(parts)
+
     def translate_to_centroid(
         self,
         rigid: Rigid,
@@ -112,7 +126,7 @@ class Sampler(nn.Module):
         k: int,
     ) -> Rigid:
         """Set the translation of E(d)/SE(d) elements to the centroid of the position field."""
-        group = rigid_part(self.group)
+        group = self.group.factor("rigid")
         if group is None or not group.translations:
             return rigid
         name = first_of_type(inputs, types, FieldType.POSITION)
@@ -123,5 +137,5 @@ class Sampler(nn.Module):
                 + ", ".join(f"{n}: {t.value}" for n, t in types.items())
                 + ")"
             )
-        centre = masked_centroid(inputs[name].float(), mask)
+        centre = masked_centroid(inputs[name].to(rigid.matrix.dtype), mask)
         return Rigid(rigid.matrix, repeat_rows(centre, k))

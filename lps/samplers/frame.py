@@ -24,20 +24,18 @@ import torch
 from torch import Tensor
 
 from lps.fields import FieldType, infer_sizes
-from lps.groups import (
-    Orthogonal,
-    PermRigid,
-    Permutation,
-    Product,
-    Rigid,
-    full_precision,
-    masked_centroid,
-    qr_haar,
-)
+from lps.groups import Group, Perm, Rigid, full_precision, masked_centroid, qr_haar
 from lps.groups.orthogonal import fix_determinant
-from lps.groups.permutation import Perm
-from lps.samplers.base import Sampler, SamplerOutput, first_of_type, repeat_rows, rigid_part
+from lps.samplers.base import (
+    Sampler,
+    SamplerOutput,
+    UnsupportedGroupError,
+    first_of_type,
+    inputs_dtype,
+    repeat_rows,
+)
 from lps.samplers.relax import lexsort, tie_ranks
+from lps.samplers.settings import FrameArgs
 
 _QUANT = 1e-4  # frame keys closer than this count as tied (float noise must not split ties)
 
@@ -90,6 +88,10 @@ def _padding_key(mask: Tensor | None, m: int, n: int, device) -> Tensor:
     return torch.where(mask, 0.0, 1.0 + ramp)
 
 
+#: Group kinds with a frame here: S_n, O(d)-type groups and their products.
+FRAME_KINDS = ({"permutation"}, {"rigid"}, {"permutation", "rigid"})
+
+
 class FrameSampler(Sampler):
     """Frame averaging for S_n, O(d)-type groups and their products.
 
@@ -102,17 +104,22 @@ class FrameSampler(Sampler):
 
     def __init__(
         self,
-        group,
+        group: Group,
         tie_tol: float = 1e-4,
         num_eigvecs: int = 3,
         adjacency_field: str | None = None,
     ):
         super().__init__(group)
-        if not isinstance(group, (Permutation, Orthogonal, Product)):
-            raise ValueError(f"frame sampler: no frame is defined for group {group.name}")
-        self.tie_tol = tie_tol
-        self.num_eigvecs = num_eigvecs
-        self.adjacency_field = adjacency_field
+        if set(group.kinds) not in FRAME_KINDS or len(group.kinds) != len(set(group.kinds)):
+            raise UnsupportedGroupError(
+                f"frame sampler: no frame is defined for group {group.name} (kind "
+                f"{group.kind!r}); frames exist for S_n, O(d)-type groups and their product"
+            )
+        args = FrameArgs(tie_tol, num_eigvecs, adjacency_field)
+        self.tie_tol, self.num_eigvecs = args.tie_tol, args.num_eigvecs
+        self.adjacency_field = args.adjacency_field
+        self.rigid_group = group.factor("rigid")
+        self.perm_group = group.factor("permutation")
 
     # Noise ----------------------------------------------------------------------------
 
@@ -121,31 +128,31 @@ class FrameSampler(Sampler):
         device = next(iter(inputs.values())).device
         m = batch * k
         noise = FrameNoise()
-        rigid = rigid_part(self.group)
+        rigid = self.rigid_group
         if rigid is not None:
-            noise.gauss = torch.randn(m, rigid.d, rigid.d, device=device, generator=generator)
-        if isinstance(self.group, (Permutation, Product)):
+            gauss = torch.randn(m, rigid.d, rigid.d, device=device, generator=generator)
+            noise.gauss = gauss.double()  # the frame is float64: turn the noise exactly
+        if self.perm_group is not None:
             noise.tiebreak = torch.rand(m, num_nodes, device=device, generator=generator)
-        if isinstance(self.group, Permutation):
+        if rigid is None:
             coin = torch.rand(m, self.num_eigvecs, device=device, generator=generator)
             noise.signs = torch.where(coin < 0.5, -1.0, 1.0)
         return noise
 
     def transform_noise(self, h, noise: FrameNoise, k: int) -> FrameNoise:
         gauss, tie = noise.gauss, noise.tiebreak
+        parts = self.group.split(h)
         if gauss is not None:  # world-coordinate vectors turn with the input
-            rigid = h.rigid if isinstance(h, PermRigid) else h
-            rot = rigid.matrix.to(gauss.dtype).repeat_interleave(k, 0)
+            rot = parts["rigid"].matrix.to(gauss.dtype).repeat_interleave(k, 0)
             gauss = rot @ gauss
         if tie is not None:
-            perm = h if isinstance(h, Perm) else h.perm
-            rows = Permutation().repeat(perm, k)
-            tie = Permutation().act(rows, tie.unsqueeze(-1), FieldType.NODE).squeeze(-1)
+            rows = self.perm_group.repeat(parts["permutation"], k)
+            tie = self.perm_group.act(rows, tie.unsqueeze(-1), FieldType.NODE).squeeze(-1)
         return FrameNoise(gauss, tie, noise.signs)
 
     # Frames ---------------------------------------------------------------------------
 
-    def _rotation(self, inputs, types, mask, k, gauss: Tensor, rigid: Orthogonal) -> Tensor:
+    def _rotation(self, inputs, types, mask, k, gauss: Tensor, rigid: Group) -> Tensor:
         """(B * k, d, d) frame elements (columns = canonical axes), in float64."""
         vecs, w = _vectors(inputs, types, mask, rigid.d)
         cov = torch.einsum("bp,bpi,bpj->bij", w, vecs, vecs)
@@ -195,31 +202,33 @@ class FrameSampler(Sampler):
     def sample(self, inputs, types, mask, k, noise: FrameNoise, edge_index=None) -> SamplerOutput:
         device = next(iter(inputs.values())).device
         rows_mask = None if mask is None else repeat_rows(mask, k)
+        dtype = inputs_dtype(inputs)
+        parts = {}
         with full_precision(device):
-            rigid_group = rigid_part(self.group)
-            rigid = perm = None
+            rigid_group = self.rigid_group
             if rigid_group is not None:
                 rot = self._rotation(inputs, types, mask, k, noise.gauss, rigid_group)
-                rigid = self.translate_to_centroid(Rigid(rot.float()), inputs, types, mask, k)
-            if isinstance(self.group, Permutation):
-                keys = self._graph_keys(inputs, types, mask, noise.signs, k)
-            elif isinstance(self.group, Product):
-                pos_name = first_of_type(inputs, types, FieldType.POSITION)
-                if pos_name is not None:
-                    pts = inputs[pos_name].double()
-                    if rigid_group.translations:
-                        pts = pts - masked_centroid(pts, mask).unsqueeze(1)
+                rigid = self.translate_to_centroid(Rigid(rot.to(dtype)), inputs, types, mask, k)
+                parts["rigid"] = rigid
+            if self.perm_group is not None:
+                if rigid_group is None:
+                    keys = self._graph_keys(inputs, types, mask, noise.signs, k)
                 else:
-                    vname = first_of_type(inputs, types, FieldType.NODE_VECTOR)
-                    pts = inputs[vname][:, :, 0].double()
-                canon = repeat_rows(pts, k) @ rot  # float64 canonical coordinates
-                keys = [tie_ranks(canon[..., c], _QUANT) for c in range(canon.shape[-1])]
-            if isinstance(self.group, (Permutation, Product)):
+                    keys = self._point_keys(inputs, types, mask, k, rot, rigid_group)
                 m, n = noise.tiebreak.shape
                 first = _padding_key(rows_mask, m, n, device)
-                perm = Perm(lexsort(keys + [noise.tiebreak.float()], first))
-        if isinstance(self.group, Permutation):
-            return SamplerOutput(perm)
-        if isinstance(self.group, Product):
-            return SamplerOutput(PermRigid(perm, rigid))
-        return SamplerOutput(rigid)
+                parts["permutation"] = Perm(lexsort(keys + [noise.tiebreak.float()], first))
+        return SamplerOutput(self.group.join(parts))
+
+    def _point_keys(self, inputs, types, mask, k, rot: Tensor, rigid_group: Group) -> list:
+        """S_n x O(d): sort keys (B * k, N) from the canonical coordinates of the points."""
+        pos_name = first_of_type(inputs, types, FieldType.POSITION)
+        if pos_name is not None:
+            pts = inputs[pos_name].double()
+            if rigid_group.translations:
+                pts = pts - masked_centroid(pts, mask).unsqueeze(1)
+        else:
+            vname = first_of_type(inputs, types, FieldType.NODE_VECTOR)
+            pts = inputs[vname][:, :, 0].double()
+        canon = repeat_rows(pts, k) @ rot  # float64 canonical coordinates
+        return [tie_ranks(canon[..., c], _QUANT) for c in range(canon.shape[-1])]

@@ -19,19 +19,18 @@ from torch import Tensor, nn
 from torch_geometric.nn import GINConv
 
 from lps.fields import FieldType, infer_sizes
-from lps.groups import (
-    Orthogonal,
-    PermRigid,
-    Permutation,
-    Product,
-    Rigid,
-    full_precision,
-    gram_schmidt,
-    masked_centroid,
-)
+from lps.groups import Group, Rigid, full_precision, gram_schmidt, masked_centroid
 from lps.layers import mlp
-from lps.samplers.base import Sampler, SamplerOutput, first_of_type, repeat_rows, rigid_part
+from lps.samplers.base import (
+    Sampler,
+    SamplerOutput,
+    UnsupportedGroupError,
+    first_of_type,
+    inputs_dtype,
+    repeat_rows,
+)
 from lps.samplers.relax import scores_to_perm
+from lps.samplers.settings import PermSamplerArgs, RigidSamplerArgs
 
 
 def dense_edge_index(adj: Tensor) -> Tensor:
@@ -74,7 +73,7 @@ def random_walk_features(adj: Tensor, steps: int, dtype: torch.dtype = torch.flo
 
 def _concat_fields(inputs, types, names, ftype) -> Tensor | None:
     names = names if names is not None else [n for n, t in types.items() if t == ftype]
-    parts = [inputs[n].float() for n in names]
+    parts = [inputs[n] if inputs[n].dtype == torch.float64 else inputs[n].float() for n in names]
     return torch.cat(parts, -1 if ftype != FieldType.NODE_VECTOR else 2) if parts else None
 
 
@@ -107,7 +106,7 @@ class LearnedPermutationSampler(Sampler):
 
     def __init__(
         self,
-        group: Permutation,
+        group: Group,
         in_dim: int,
         hidden: int = 64,
         layers: int = 3,
@@ -123,11 +122,19 @@ class LearnedPermutationSampler(Sampler):
         dtype: torch.dtype = torch.float64,
     ):
         super().__init__(group)
-        if not isinstance(group, Permutation):
-            raise ValueError(f"LearnedPermutationSampler acts for S_n, got group {group.name}")
+        if group.kinds != ("permutation",):
+            raise UnsupportedGroupError(
+                f"LearnedPermutationSampler acts for S_n, got group {group.name}"
+            )
+        if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim < 0:
+            raise ValueError(f"in_dim must be a non-negative integer, got {in_dim!r}")
+        args = PermSamplerArgs(
+            tau, sinkhorn_iters, relax_band, entropy_weight, hidden, layers, noise_dim,
+            walk_steps, node_fields, adjacency_field, dtype,
+        )  # fmt: skip
         self.in_dim, self.noise_dim = in_dim, noise_dim
         self.tau, self.sinkhorn_iters = tau, sinkhorn_iters
-        self.relax_band = _check_band(relax_band)
+        self.relax_band = args.relax_band
         self.entropy_weight = entropy_weight
         self.deterministic = canonical
         self.node_fields, self.adjacency_field = node_fields, adjacency_field
@@ -197,16 +204,13 @@ class LearnedPermutationSampler(Sampler):
             tiebreak=noise[..., -1],
             band=self.relax_band,
         )
-        return _perm_output(perm, entropy, self.entropy_weight, k)
+        return _perm_output(self.group, {"permutation": perm}, entropy, self.entropy_weight, k)
 
 
-def _check_band(band: int | None) -> int | None:
-    if band is not None and (isinstance(band, bool) or not isinstance(band, int) or band < 0):
-        raise ValueError(f"relax_band must be a non-negative integer or None, got {band!r}")
-    return band
-
-
-def _perm_output(perm, entropy, weight, k, rigid: Rigid | None = None) -> SamplerOutput:
+def _perm_output(group: Group, parts: dict, entropy, weight, k) -> SamplerOutput:
+    """The element joined from ``parts`` (``"permutation"`` and maybe ``"rigid"``), with the
+    soft permutation's entropy (loss and diagnostic) and the spread of the k samples."""
+    perm = parts["permutation"]
     aux, diag = {}, {}
     if entropy is not None:
         diag["perm_entropy"] = entropy.detach()
@@ -215,8 +219,23 @@ def _perm_output(perm, entropy, weight, k, rigid: Rigid | None = None) -> Sample
     if k > 1:
         idx = perm.index.view(-1, k, perm.index.shape[1])
         diag["perm_spread"] = (idx != idx[:, :1]).any(-1).float().mean().detach()
-    element = perm if rigid is None else PermRigid(perm, rigid)
-    return SamplerOutput(element, aux, diag)
+    return SamplerOutput(group.join(parts), aux, diag)
+
+
+def _unit_scale(vectors: Tensor, mask: Tensor | None) -> Tensor:
+    """(B, N, C, d) vectors, each channel divided by its root-mean-square norm over the real
+    nodes: an invariant positive scale, so the network sees the same input whatever the
+    units (rotations do not depend on scale) and stays well-conditioned at 1e-3 and 1e3.
+    All-zero channels stay zero."""
+    sq = (vectors**2).sum(-1)  # (B, N, C)
+    if mask is None:
+        mean = sq.mean(1)
+    else:
+        w = mask.to(sq.dtype).unsqueeze(-1)
+        mean = (sq * w).sum(1) / w.sum(1).clamp_min(1.0)
+    rms = mean.sqrt()
+    rms = torch.where(rms > 0, rms, torch.ones_like(rms))
+    return vectors / rms[:, None, :, None]
 
 
 class LearnedRigidSampler(Sampler):
@@ -239,7 +258,7 @@ class LearnedRigidSampler(Sampler):
 
     def __init__(
         self,
-        group: Orthogonal | Product,
+        group: Group,
         scalar_dim: int = 0,
         vector_dim: int = 0,
         pair_dim: int = 0,
@@ -252,17 +271,32 @@ class LearnedRigidSampler(Sampler):
         entropy_weight: float = 0.0,
         canonical: bool = False,
         relax_band: int | None = None,
+        unit_scale: bool = True,
         dtype: torch.dtype = torch.float64,
     ):
         super().__init__(group)
-        rigid = rigid_part(group)
-        if rigid is None:
-            raise ValueError(f"LearnedRigidSampler needs an O(d)-type group, got {group.name}")
+        rigid = group.factor("rigid")
+        if rigid is None or not set(group.kinds) <= {"rigid", "permutation"}:
+            raise UnsupportedGroupError(
+                f"LearnedRigidSampler needs an O(d)-type group (or its product with S_n), "
+                f"got {group.name}"
+            )
+        for name, value in (("scalar_dim", scalar_dim), ("vector_dim", vector_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if isinstance(pair_dim, bool) or not isinstance(pair_dim, int) or pair_dim < 0:
+            raise ValueError(f"pair_dim must be a non-negative integer, got {pair_dim!r}")
+        args = RigidSamplerArgs(
+            tau, sinkhorn_iters, relax_band, entropy_weight, hidden, vector_hidden, layers,
+            noise_scale, unit_scale, dtype,
+        )  # fmt: skip
+        self.unit_scale = args.unit_scale
         self.d = rigid.d
+        self.rigid_group, self.perm_group = rigid, group.factor("permutation")
         self.scalar_dim, self.vector_dim, self.pair_dim = scalar_dim, vector_dim, pair_dim
         self.noise_scale = noise_scale
         self.tau, self.sinkhorn_iters, self.entropy_weight = tau, sinkhorn_iters, entropy_weight
-        self.relax_band = _check_band(relax_band)
+        self.relax_band = args.relax_band
         self.deterministic = canonical
         has_pos = True  # a position channel is always reserved (zero when there is none)
         cv0 = int(has_pos) + vector_dim + 1
@@ -282,7 +316,7 @@ class LearnedRigidSampler(Sampler):
             self.layers.append(layer)
             cv = vector_hidden
         self.frame = nn.Linear(cv, self.d, bias=False)
-        self.score = nn.Linear(hidden, 1) if isinstance(group, Product) else None
+        self.score = nn.Linear(hidden, 1) if self.perm_group is not None else None
         self.to(dtype)
 
     def sample_noise(self, inputs, types, mask, k, generator=None) -> tuple[Tensor, Tensor]:
@@ -291,21 +325,26 @@ class LearnedRigidSampler(Sampler):
         batch, num_nodes, _ = infer_sizes(inputs, types)
         device = next(iter(inputs.values())).device
         shape = (batch * k, num_nodes, 1, self.d)
+        dtype = inputs_dtype(inputs)  # float64 noise for float64 inputs: h acts on it exactly
         vectors = self.noise_scale * torch.randn(shape, device=device, generator=generator)
+        vectors = vectors.to(dtype)
         if self.deterministic:
             vectors = torch.zeros_like(vectors)
         tiebreak = torch.rand(batch * k, num_nodes, device=device, generator=generator)
-        return vectors, tiebreak
+        completion = torch.randn(batch * k, 1, self.d, self.d, device=device, generator=generator)
+        return vectors, tiebreak, completion.to(dtype)
 
     def transform_noise(self, h, noise, k):
-        vectors, tiebreak = noise
+        vectors, tiebreak, completion = noise
         rows = self.group.repeat(h, k)
         vectors = self.group.act(rows, vectors, FieldType.NODE_VECTOR)
-        perm_group = self.group.perm_group if isinstance(self.group, Product) else None
-        if perm_group is not None:
-            perm = perm_group.repeat(h.perm, k)
-            tiebreak = perm_group.act(perm, tiebreak.unsqueeze(-1), FieldType.NODE).squeeze(-1)
-        return vectors, tiebreak
+        rigid = self.group.split(rows)["rigid"]  # the completion has no node axis to permute
+        completion = self.rigid_group.act(rigid, completion, FieldType.NODE_VECTOR)
+        if self.perm_group is not None:
+            perm = self.group.split(rows)["permutation"]
+            tiebreak = self.perm_group.act(perm, tiebreak.unsqueeze(-1), FieldType.NODE)
+            tiebreak = tiebreak.squeeze(-1)
+        return vectors, tiebreak, completion
 
     def network(self, inputs, types, mask, k, noise: Tensor) -> tuple[Tensor, Tensor]:
         """Invariant node features (M, N, H) and equivariant vector channels (M, N, C, d),
@@ -320,10 +359,11 @@ class LearnedRigidSampler(Sampler):
             pos = pos - masked_centroid(pos, mask).unsqueeze(1)
         else:
             pos = torch.zeros(batch, n, self.d, device=device, dtype=dtype)
-        chans = [pos.unsqueeze(2)]
+        rescale = _unit_scale if self.unit_scale else (lambda v, _: v)
+        chans = [rescale(pos.unsqueeze(2), mask)]
         vec = _concat_fields(inputs, types, None, FieldType.NODE_VECTOR)
         if vec is not None:
-            chans.append(vec.to(dtype))
+            chans.append(rescale(vec.to(dtype), mask))
         if sum(c.shape[2] for c in chans) != 1 + self.vector_dim:
             raise ValueError(
                 f"LearnedRigidSampler: node_vector inputs have "
@@ -368,18 +408,22 @@ class LearnedRigidSampler(Sampler):
 
     def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
         rows_mask = None if mask is None else repeat_rows(mask, k)
-        noise_vectors, tiebreak = noise
+        noise_vectors, tiebreak, completion = noise
         h, vectors = self.network(inputs, types, mask, k, noise_vectors)
         w = 1.0 if rows_mask is None else rows_mask.to(vectors.dtype)[..., None, None]
         count = vectors.shape[1] if rows_mask is None else rows_mask.sum(1)[:, None, None]
         pooled = (vectors * w).sum(1) / count  # (M, C, d)
         frame_vectors = self.frame(pooled.transpose(1, 2))  # (M, d, d): columns are vectors
-        rigid_group = rigid_part(self.group)
         with full_precision(frame_vectors.device):
-            rot = gram_schmidt(frame_vectors, special=rigid_group.special).float()
+            # A degenerate frame (a symmetric input, or a network output of rank < d) is
+            # completed from Gaussian directions that turn with the input: uniform over what
+            # the input leaves undetermined, and exact under coupled noise. Never a fixed axis.
+            fill = completion[:, 0].transpose(1, 2).to(frame_vectors.dtype)  # (M, d, d) columns
+            rot = gram_schmidt(frame_vectors, special=self.rigid_group.special, fallback=fill)
+        rot = rot.to(inputs_dtype(inputs))
         rigid = self.translate_to_centroid(Rigid(rot), inputs, types, mask, k)
         if self.score is None:
-            return SamplerOutput(rigid)
+            return SamplerOutput(self.group.join({"rigid": rigid}))
         scores = self.score(h).squeeze(-1)
         perm, entropy = scores_to_perm(
             scores,
@@ -389,4 +433,5 @@ class LearnedRigidSampler(Sampler):
             tiebreak=tiebreak,
             band=self.relax_band,
         )
-        return _perm_output(perm, entropy, self.entropy_weight, k, rigid)
+        parts = {"permutation": perm, "rigid": rigid}
+        return _perm_output(self.group, parts, entropy, self.entropy_weight, k)

@@ -212,7 +212,7 @@ def _symmetrize(cfg: DictConfig, base: nn.Module, outputs: str, in_dim: int) -> 
         n_samples=s.n_samples,
         n_samples_eval=s.n_samples_eval,
         validate=s.validate,
-        **sampler_kwargs(cfg, in_dim=in_dim),
+        sampler_args=sampler_kwargs(cfg, in_dim=in_dim),
     )
 
 

@@ -66,7 +66,7 @@ class NBody(Task):
             n_samples=cfg.symmetry.n_samples,
             n_samples_eval=cfg.symmetry.n_samples_eval,
             validate=cfg.symmetry.validate,
-            **sampler_kwargs(cfg, scalar_dim=1, vector_dim=1, pair_dim=1),
+            sampler_args=sampler_kwargs(cfg, scalar_dim=1, vector_dim=1, pair_dim=1),
         )
 
     def inputs(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:

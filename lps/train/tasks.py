@@ -118,7 +118,7 @@ class ExpClassify(Task):
             n_samples=cfg.symmetry.n_samples,
             n_samples_eval=cfg.symmetry.n_samples_eval,
             validate=cfg.symmetry.validate,
-            **sampler_kwargs(cfg, in_dim=1),
+            sampler_args=sampler_kwargs(cfg, in_dim=1),
         )
 
     def inputs(self, batch):
