@@ -5,8 +5,8 @@
 - :class:`IntegerFeatureEncoder`: learned embeddings of integer node / edge features (OGB
   style) in front of a graph model.
 
-Every wrapped model is called as ``model(x, adj, mask)`` with ``x`` (B, N, C) and ``adj``
-(B, N, N, C').
+Every wrapped model is called with keywords, ``model(x=..., adj=..., mask=...)``, with
+``x`` (B, N, C) and ``adj`` (B, N, N, C').
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class NodeFromPair(nn.Module):
         self.pair_model = pair_model
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor | None = None) -> Tensor:
-        pair = self.pair_model(x, adj, mask)
+        pair = self.pair_model(x=x, adj=adj, mask=mask)
         node = pair.diagonal(dim1=1, dim2=2).transpose(1, 2)
         return node if mask is None else node * mask.unsqueeze(-1).to(node.dtype)
 
@@ -51,7 +51,7 @@ class PairFromNodes(nn.Module):
         self.node_model = node_model
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor | None = None) -> Tensor:
-        h = self.node_model(x, adj, mask)
+        h = self.node_model(x=x, adj=adj, mask=mask)
         return (h @ h.transpose(1, 2) / math.sqrt(h.shape[-1])).unsqueeze(-1)
 
 
@@ -97,4 +97,4 @@ class IntegerFeatureEncoder(nn.Module):
             node = node * mask.unsqueeze(-1).to(node.dtype)
         edge = adj[..., :1]
         bond = self._embed(adj[..., 1:], self.bond, self.bond_dims) * (edge != 0).to(node.dtype)
-        return self.model(node, torch.cat([edge.to(node.dtype), bond], -1), mask)
+        return self.model(x=node, adj=torch.cat([edge.to(node.dtype), bond], -1), mask=mask)

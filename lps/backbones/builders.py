@@ -1,6 +1,7 @@
 """Builders of the shipped base models, registered in :data:`lps.backbones.BACKBONES`.
 
-Graph base models (kinds ``node``, ``graph``, ``pair``; called ``model(x, adj, mask)``):
+Graph base models (kinds ``node``, ``graph``, ``pair``; called
+``model(x=..., adj=..., mask=...)``):
 
 - ``mlp``: :class:`~lps.backbones.mlp.FlatMLP` on the flattened ``x`` and ``adj`` (small
   ``max_nodes`` only);
@@ -14,7 +15,8 @@ Graph base models (kinds ``node``, ``graph``, ``pair``; called ``model(x, adj, m
   its own token, as the reference LPS code does); ``"tokens"`` uses GraphViT's own node head
   (diagonal tokens interpolated to the nodes).
 
-Point models (kind ``position``; called ``model(pos, vel, charges, edge_attr, mask)``):
+Point models (kind ``position``; called
+``model(pos=..., vel=..., charges=..., edge_attr=..., mask=...)``):
 
 - ``transformer``: :class:`~lps.backbones.transformer.PointTransformer` (no symmetry);
 - ``gnn``: :class:`~lps.backbones.gnn.PointGNN` (permutation-equivariant).

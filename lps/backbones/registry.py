@@ -7,9 +7,11 @@ signature for all of them::
 
 - ``kind`` is the type of the output field: ``"node"`` (B, N, out_dim), ``"graph"``
   (B, out_dim, an invariant), ``"pair"`` (B, N, N, out_dim) for graph base models, which
-  are called ``model(x, adj, mask)`` with ``x`` (B, N, node_dim) and ``adj`` (B, N, N,
-  pair_dim); ``"position"`` (B, N, d) for point models, called ``model(pos, vel, charges,
-  edge_attr, mask)``. A builder raises ``ValueError`` for a kind it does not produce.
+  are called with keywords ``model(x=..., adj=..., mask=...)`` (as
+  :func:`lps.symmetrize` calls its base model) with ``x`` (B, N, node_dim) and ``adj`` (B, N, N,
+  pair_dim); ``"position"`` (B, N, d) for point models, called ``model(pos=..., vel=...,
+  charges=..., edge_attr=..., mask=...)``. A builder raises ``ValueError`` for a kind it
+  does not produce.
 - the sizes: ``max_nodes`` always; graph models take ``node_dim``, ``pair_dim``, ``out_dim``;
   point models ``node_dim``, ``vector_dim``, ``pair_dim`` (channels of the scalar, vector and
   pair inputs).
