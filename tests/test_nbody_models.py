@@ -14,7 +14,7 @@ from lps.data import nbody
 from lps.groups import get_group
 from lps.symmetrize import symmetrize
 from lps.testing import assert_equivariant, equivariance_error, error_vs_k
-from lps.train.nbody_task import NBODY_INPUTS
+from lps.train.tasks.nbody import NBODY_INPUTS
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

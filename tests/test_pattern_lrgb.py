@@ -439,7 +439,7 @@ def test_pretrained_vit_parameters_use_the_backbone_lr(tmp_path) -> None:
     from safetensors.torch import save_file
 
     from lps.train.config import load_config, packaged_config
-    from lps.train.loop import param_groups
+    from lps.train.optim import param_groups
     from lps.train.tasks import get_task
 
     vit = timm.create_model(

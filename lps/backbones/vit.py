@@ -36,6 +36,8 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from lps.io import load_state_dict_file
+
 __all__ = [
     "GraphViT",
     "LoadReport",
@@ -216,47 +218,6 @@ class LoadReport:
     skipped: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
-
-
-def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
-    """Read a state dict from a local ``.safetensors`` or ``.bin``/``.pth``/``.pt`` file, safely.
-
-    ``.safetensors`` goes through ``safetensors.torch.load_file``; the others through
-    ``torch.load(weights_only=True)`` (no unpickling of arbitrary objects). A dict nested under
-    ``"model"`` or ``"state_dict"`` is unwrapped. Raises ``FileNotFoundError`` for a missing file
-    and ``ValueError`` for an unreadable one, naming the file.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"pretrained weights: no such file {path!r}")
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in (".safetensors", ".bin", ".pth", ".pt"):
-        raise ValueError(
-            f"pretrained weights {path!r}: unknown format {suffix or '(no suffix)'!r}; "
-            "expected .safetensors, .bin, .pth or .pt"
-        )
-    try:
-        if suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(path, device="cpu")
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # safetensors / unpickler errors have many types
-        detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-        if suffix != ".safetensors":  # torch's message suggests weights_only=False: never here
-            detail = "torch.load(weights_only=True) refused it"
-        raise ValueError(
-            f"pretrained weights {path!r}: could not read the file as {suffix} "
-            f"({type(err).__name__}: {detail}); it is corrupt or truncated, or holds objects "
-            "other than tensors (which are never unpickled)"
-        ) from err
-    for key in ("model", "state_dict"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ValueError(f"pretrained weights {path!r}: expected a mapping of names to tensors")
-    return dict(state)
 
 
 def _find_vit(model: nn.Module) -> VisionTransformer:

@@ -60,6 +60,7 @@ __all__ = [
     "register_sampler",
     "repeat_edge_index",
     "repeat_rows",
+    "sampler_settings",
     "scores_to_perm",
     "sinkhorn",
     "sinkhorn_log",
@@ -99,6 +100,15 @@ def build_sampler(
     """
     group = get_group(group)
     return SAMPLERS.get(name)(group, inputs, dict(args))
+
+
+def sampler_settings(name: str, group: str | Group) -> type:
+    """The dataclass of settings that sampler ``name`` takes for ``group`` (NoArgs for a
+    sampler registered by a user, which validates its own arguments)."""
+    group = get_group(group)
+    if name in ("learned", "canonical"):
+        return PermSamplerArgs if group.kinds == ("permutation",) else RigidSamplerArgs
+    return {"haar": NoArgs, "frame": FrameArgs}.get(name, NoArgs)
 
 
 @register_sampler("haar")

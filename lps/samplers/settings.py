@@ -69,7 +69,7 @@ class PermSamplerArgs(RelaxArgs):
     def __post_init__(self):
         super().__post_init__()
         _positive_int("hidden", self.hidden)
-        _positive_int("layers", self.layers, minimum=0)
+        _positive_int("layers", self.layers)
         _positive_int("noise_dim", self.noise_dim, minimum=0)
         _positive_int("walk_steps", self.walk_steps, minimum=0)
         _check_dtype(self.dtype)
@@ -95,7 +95,7 @@ class RigidSamplerArgs(RelaxArgs):
         super().__post_init__()
         _positive_int("hidden", self.hidden)
         _positive_int("vector_hidden", self.vector_hidden)
-        _positive_int("layers", self.layers, minimum=0)
+        _positive_int("layers", self.layers)
         _positive("noise_scale", self.noise_scale)
         _check_dtype(self.dtype)
 

@@ -11,7 +11,6 @@ Layout of a run directory::
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -20,26 +19,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lps.io import atomic_write_text
+
 _STEP = re.compile(r"^step-(\d+)$")
 
 
 class RunDirError(RuntimeError):
     """A run directory that cannot be used as asked (it holds another run, say)."""
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:

@@ -7,6 +7,7 @@ of the wrong type is reported with its full dotted name before anything runs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -58,6 +59,7 @@ class SymmetryConfig:
     noise_dim: int = 1  # S_n: noise channels per node
     walk_steps: int = 0  # S_n: random-walk return probabilities fed to the sampler
     noise_scale: float = 1.0  # O(d): scale of the Gaussian noise vectors
+    unit_scale: bool = True  # O(d): sampler inputs divided by their RMS norm (unit-free frames)
     tau: float = 0.1  # SoftSort temperature
     sinkhorn_iters: int = 10
     relax_band: Optional[int] = None  # S_n relaxation band half-width (None: dense N x N)
@@ -125,9 +127,39 @@ class ConfigError(ValueError):
 DEFAULT_CONFIG = "exp_classify.yaml"
 
 _CHOICES = {
-    "symmetry.sampler": ("learned", "canonical", "haar", "frame"),
     "optim.schedule": ("constant", "cosine", "linear"),
     "trainer.mixed_precision": ("no", "bf16", "fp16"),
+}
+
+#: Value ranges: dotted key -> (lower bound, whether the bound itself is allowed, None allowed).
+_RANGES: dict[str, tuple[float, bool, bool]] = {
+    "data.batch_size": (1, True, False),
+    "data.eval_batch_size": (1, True, False),
+    "data.max_nodes": (1, True, False),
+    "data.num_workers": (0, True, False),
+    "data.num_train": (1, True, True),
+    "model.hidden": (1, True, False),
+    "model.layers": (1, True, False),
+    "model.dropout": (0, True, False),
+    "model.heads": (1, True, False),
+    "model.patch_size": (1, True, False),
+    "symmetry.n_samples": (1, True, False),
+    "symmetry.n_samples_eval": (1, True, False),
+    "optim.lr": (0, False, False),
+    "optim.lr_backbone": (0, False, True),
+    "optim.weight_decay": (0, True, False),
+    "optim.weight_decay_backbone": (0, True, True),
+    "optim.warmup_steps": (0, True, False),
+    "optim.grad_clip": (0, True, False),
+    "trainer.max_steps": (1, True, False),
+    "trainer.grad_accum": (1, True, False),
+    "trainer.eval_every": (1, True, False),
+    "trainer.checkpoint_every": (1, True, False),
+    "trainer.keep_last": (1, True, False),
+    "trainer.log_every": (1, True, False),
+    "eval.seeds": (1, True, False),
+    "eval.n_samples": (1, True, True),
+    "eval.equivariance_batches": (0, True, False),
 }
 
 
@@ -170,32 +202,65 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Value checks the types alone cannot express."""
+    """Value checks the types alone cannot express: choices, ranges, and names that must be
+    known (group, sampler, task, backbone). Errors name the dotted key."""
     for key, choices in _CHOICES.items():
         value = OmegaConf.select(cfg, key)
         if value not in choices:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
-    positive = (
-        "data.batch_size",
-        "data.eval_batch_size",
-        "data.max_nodes",
-        "symmetry.n_samples",
-        "symmetry.n_samples_eval",
-        "trainer.max_steps",
-        "trainer.grad_accum",
-        "trainer.eval_every",
-        "trainer.checkpoint_every",
-        "trainer.keep_last",
-        "eval.seeds",
-    )
-    for key in positive:
+    for key, (low, inclusive, nullable) in _RANGES.items():
         value = OmegaConf.select(cfg, key)
-        if value is None or value < 1:
-            raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
-    if cfg.eval.n_samples is not None and cfg.eval.n_samples < 1:
-        raise ConfigError(f"eval.n_samples: must be a positive integer, got {cfg.eval.n_samples!r}")
-    if cfg.optim.lr <= 0:
-        raise ConfigError(f"optim.lr: must be positive, got {cfg.optim.lr}")
+        if value is None and nullable:
+            continue
+        if value is None or (value < low if inclusive else value <= low):
+            bound = f">= {low}" if inclusive else f"> {low}"
+            null = " or null" if nullable else ""
+            raise ConfigError(f"{key}: must be {bound}{null}, got {value!r}")
+    if not cfg.model.dropout < 1:
+        raise ConfigError(f"model.dropout: must be < 1, got {cfg.model.dropout!r}")
+    _check_names(cfg)
+    _check_sampler_settings(cfg)
+
+
+def _check_sampler_settings(cfg: DictConfig) -> None:
+    """The sampler's settings, checked by the sampler's own settings class."""
+    from lps.samplers import sampler_settings
+    from lps.samplers.settings import parse_args
+
+    s = cfg.symmetry
+    cls = sampler_settings(s.sampler, s.group)
+    # Every setting in the config is checked (also those this sampler ignores), so a bad
+    # value is an error whichever sampler a later override picks.
+    for settings in {cls, sampler_settings("learned", "S_n"), sampler_settings("learned", "O(3)")}:
+        values = {f.name: s[f.name] for f in dataclasses.fields(settings) if f.name in s}
+        try:
+            parse_args(settings, values, "symmetry")
+        except ValueError as err:
+            key = str(err).split(": ", 1)[-1].split(" ", 1)[0]
+            raise ConfigError(f"symmetry.{key}: {err}") from None
+
+
+def _check_names(cfg: DictConfig) -> None:
+    from lps.backbones import list_backbones
+    from lps.groups import get_group
+    from lps.samplers import list_samplers
+    from lps.train.tasks import list_tasks
+
+    try:
+        get_group(cfg.symmetry.group)
+    except ValueError as err:
+        raise ConfigError(
+            f"symmetry.group: {cfg.symmetry.group!r} is not a known group ({err})"
+        ) from None
+    known = {
+        "symmetry.sampler": tuple(list_samplers()),
+        "task": tuple(list_tasks()),
+        "model.backbone": tuple(list_backbones()),
+    }
+    for key, names in known.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in names:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(names)}")
 
 
 def to_yaml(cfg: DictConfig) -> str:

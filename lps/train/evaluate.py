@@ -6,27 +6,27 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
-from lps.train.checkpoint import RunDirError, atomic_write_json, latest_checkpoint
+from lps.io import atomic_write_json, load_state_dict_file
+from lps.train.checkpoint import RunDirError, latest_checkpoint
 from lps.train.config import load_config
-from lps.train.loop import make_accelerator, pin_memory, split_metrics, summary_line
+from lps.train.evaluation import split_metrics, summary_line
+from lps.train.loaders import make_loader
+from lps.train.loop import make_accelerator
 from lps.train.tasks import get_task
+
+__all__ = ["evaluate_run", "find_checkpoint", "load_model_weights"]
 
 
 def load_model_weights(model: torch.nn.Module, checkpoint: Path) -> None:
-    """Load ``model.safetensors`` (or ``pytorch_model.bin``, weights only) from a checkpoint."""
+    """Load ``model.safetensors`` (or ``pytorch_model.bin``, weights only) from a checkpoint
+    folder into ``model``; the names must match exactly."""
     st, pt = checkpoint / "model.safetensors", checkpoint / "pytorch_model.bin"
-    if st.is_file():
-        from safetensors.torch import load_file
-
-        state = load_file(str(st))
-    elif pt.is_file():
-        state = torch.load(pt, map_location="cpu", weights_only=True)
-    else:
+    if not st.is_file() and not pt.is_file():
         raise RunDirError(
             f"checkpoint {str(checkpoint)!r} has no model.safetensors or pytorch_model.bin"
         )
+    state = load_state_dict_file(st if st.is_file() else pt)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise RunDirError(
@@ -70,14 +70,7 @@ def evaluate_run(
     load_model_weights(model, ckpt)
     data, collate = task.datasets(cfg), task.collate(cfg)
     loaders = {
-        split: DataLoader(
-            data[split],
-            cfg.data.eval_batch_size,
-            shuffle=False,
-            collate_fn=collate,
-            pin_memory=pin_memory(cfg),
-        )
-        for split in ("val", "test")
+        split: make_loader(cfg, data[split], collate, train=False) for split in ("val", "test")
     }
     model = accelerator.prepare(model)
     loaders = dict(zip(loaders, accelerator.prepare(*loaders.values())))

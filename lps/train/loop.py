@@ -7,9 +7,6 @@ predictions gathered across processes; checkpoints are accelerate states written
 
 from __future__ import annotations
 
-import math
-import os
-import platform
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,35 +17,22 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
 from accelerate.utils import set_seed
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
+from lps.io import atomic_write_json
 from lps.train.checkpoint import (
-    atomic_write_json,
     latest_checkpoint,
     load_checkpoint,
     prepare_run_dir,
     save_checkpoint,
 )
 from lps.train.config import to_dict
-from lps.train.tasks import Task, get_task
+from lps.train.evaluation import evaluate, split_metrics, summary_line
+from lps.train.loaders import make_loader
+from lps.train.optim import build_optimizer
+from lps.train.tasks import get_task
 
-
-class EpochShuffle(Sampler[int]):
-    """A shuffling sampler whose order depends only on (seed, epoch), so runs can resume."""
-
-    def __init__(self, size: int, seed: int):
-        self.size, self.seed, self.epoch = size, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=gen).tolist())
-
-    def __len__(self) -> int:
-        return self.size
+__all__ = ["NonFiniteLossError", "TrainState", "make_accelerator", "train"]
 
 
 @dataclass
@@ -81,77 +65,8 @@ def make_accelerator(cfg: DictConfig, **kwargs: Any) -> Accelerator:
     return Accelerator(cpu=cpu, mixed_precision=cfg.trainer.mixed_precision, **kwargs)
 
 
-def pin_memory(cfg: DictConfig) -> bool:
-    """Pin loader memory when batches go to a GPU (faster, asynchronous host-to-device copies)."""
-    return not cfg.trainer.cpu and torch.cuda.is_available()
-
-
 def default_run_dir(cfg: DictConfig) -> str:
     return str(Path("runs") / f"{cfg.task}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
-
-
-def lr_lambda(cfg: DictConfig, scale: int = 1):
-    """Warm-up then constant/cosine/linear decay, in scheduler steps (``scale`` per step)."""
-    warm = cfg.optim.warmup_steps * scale
-    total = max(cfg.trainer.max_steps * scale, 1)
-    kind = cfg.optim.schedule
-
-    def f(i: int) -> float:
-        if warm and i < warm:
-            return (i + 1) / warm
-        if kind == "constant":
-            return 1.0
-        frac = min(max(i - warm, 0) / max(total - warm, 1), 1.0)
-        return 0.5 * (1 + math.cos(math.pi * frac)) if kind == "cosine" else 1.0 - frac
-
-    return f
-
-
-def param_groups(model: torch.nn.Module, task: Task, cfg: DictConfig) -> list[dict[str, Any]]:
-    """AdamW groups: pretrained backbone parameters and new ones, each with its lr and decay."""
-    o = cfg.optim
-    backbone, new = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (backbone if task.is_backbone(name) else new).append(p)
-    groups = [{"params": new, "lr": o.lr, "weight_decay": o.weight_decay}]
-    if backbone:
-        groups.append(
-            {
-                "params": backbone,
-                "lr": o.lr_backbone if o.lr_backbone is not None else o.lr,
-                "weight_decay": o.weight_decay_backbone
-                if o.weight_decay_backbone is not None
-                else o.weight_decay,
-            }
-        )
-    return groups
-
-
-@torch.no_grad()
-def evaluate(
-    accelerator: Accelerator, model, loader, task: Task, n_samples: int, seed: int
-) -> dict[str, float]:
-    """Metrics of ``model`` on a whole split (gathered across processes), k = ``n_samples``.
-
-    The sampling noise of each batch is seeded with ``seed`` plus the batch's *global*
-    index (accelerate hands process p the batches p, p + P, ...), so every example gets the
-    same noise whatever the number of processes, and the metrics of a P-process evaluation
-    equal those of one process. The RNG is forked: training streams are not disturbed.
-    """
-    was_training = model.training
-    model.eval()
-    preds, targets = [], []
-    devices = [accelerator.device] if accelerator.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        for j, batch in enumerate(loader):
-            torch.manual_seed(seed + j * accelerator.num_processes + accelerator.process_index)
-            out = model(**task.inputs(batch), n_samples=n_samples)
-            p, t = accelerator.gather_for_metrics((out.prediction.float(), task.targets(batch)))
-            preds.append(p.cpu())
-            targets.append(t.cpu())
-    model.train(was_training)
-    return task.metrics(torch.cat(preds), torch.cat(targets))
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -190,41 +105,12 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
 
     data = task.datasets(cfg)
     collate = task.collate(cfg)
-    shuffle = EpochShuffle(len(data["train"]), t.seed)
-    # Own generators: a DataLoader without one draws its workers' base seed from the global
-    # RNG each time an iterator starts, which would shift the sampler noise after a resume.
-    train_loader = DataLoader(
-        data["train"],
-        cfg.data.batch_size,
-        sampler=shuffle,
-        collate_fn=collate,
-        drop_last=True,
-        num_workers=cfg.data.num_workers,
-        pin_memory=pin_memory(cfg),
-        generator=torch.Generator().manual_seed(t.seed),
-    )
-    if len(train_loader) == 0:
-        raise ValueError(
-            f"data.batch_size={cfg.data.batch_size} is larger than the training set "
-            f"({len(data['train'])} examples)"
-        )
+    train_loader = make_loader(cfg, data["train"], collate, train=True)
     eval_loaders = {
-        split: DataLoader(
-            data[split],
-            cfg.data.eval_batch_size,
-            shuffle=False,
-            collate_fn=collate,
-            num_workers=cfg.data.num_workers,
-            pin_memory=pin_memory(cfg),
-            generator=torch.Generator().manual_seed(t.seed),
-        )
-        for split in ("val", "test")
+        split: make_loader(cfg, data[split], collate, train=False) for split in ("val", "test")
     }
     model = task.build_model(cfg)
-    optimizer = torch.optim.AdamW(param_groups(model, task, cfg))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(cfg, accelerator.num_processes)
-    )
+    optimizer, scheduler = build_optimizer(model, task, cfg, accelerator.num_processes)
     model, optimizer, train_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, scheduler
     )
@@ -310,41 +196,6 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
     return finish(accelerator, cfg, task, model, val_loader, test_loader, state, wall, last_loss)
 
 
-def split_metrics(accelerator, cfg, task, model, loaders: dict[str, Any]) -> dict[str, Any]:
-    """Mean, std and values of every metric over ``cfg.eval.seeds`` sampling seeds per split,
-    plus the equivariance error on the test split. k is ``eval.n_samples`` when set (periodic
-    validation during training keeps the cheaper ``symmetry.n_samples_eval``)."""
-    k = cfg.eval.n_samples or cfg.symmetry.n_samples_eval
-    results: dict[str, Any] = {}
-    for split, loader in loaders.items():
-        runs = [
-            evaluate(accelerator, model, loader, task, k, seed=10_000 + 100_003 * s)
-            for s in range(cfg.eval.seeds)
-        ]
-        results[split] = {
-            name: {
-                "mean": float(torch.tensor([r[name] for r in runs]).mean()),
-                "std": float(torch.tensor([r[name] for r in runs]).std(unbiased=False)),
-                "values": [r[name] for r in runs],
-            }
-            for name in runs[0]
-        }
-    results["equivariance"] = equivariance_report(accelerator, model, loaders["test"], task, cfg)
-    results["eval_n_samples"] = k
-    results["device"] = _device_info(accelerator)
-    return results
-
-
-def summary_line(task: Task, cfg, results: dict[str, Any]) -> str:
-    p, eq = results["test"][task.primary], results["equivariance"]
-    k = results["eval_n_samples"]
-    return (
-        f"test {task.primary}: {p['mean']:.4f} +- {p['std']:.4f} over {cfg.eval.seeds} "
-        f"seeds (k={k}); equivariance error: coupled-noise {eq['coupled_noise']:.2e}, "
-        f"Monte-Carlo k={k} {eq['monte_carlo']:.2e}"
-    )
-
-
 def finish(accelerator, cfg, task, model, val_loader, test_loader, state, wall, last_loss):
     """Evaluate the best checkpoint on val and test over several seeds; write metrics.json."""
     run_dir = Path(cfg.run_dir)
@@ -369,41 +220,3 @@ def finish(accelerator, cfg, task, model, val_loader, test_loader, state, wall, 
         )
     accelerator.end_training()
     return metrics
-
-
-def equivariance_report(accelerator, model, loader, task: Task, cfg) -> dict[str, float]:
-    """Relative equivariance error of the trained model on test batches (eval mode)."""
-    from lps.testing import equivariance_error
-
-    net = accelerator.unwrap_model(model)
-    net.eval()
-    coupled, mc = 0.0, 0.0
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.trainer.seed)
-        for i, batch in enumerate(loader):
-            if i >= cfg.eval.equivariance_batches:
-                break
-            inputs = task.inputs(batch)
-            mask, edge_index = inputs.pop("mask", None), inputs.pop("edge_index", None)
-            coupled = max(
-                coupled, equivariance_error(net, inputs, mask, edge_index, True, n_trials=2)
-            )
-            mc = max(mc, equivariance_error(net, inputs, mask, edge_index, False, n_trials=2))
-    return {
-        "coupled_noise": coupled,
-        "monte_carlo": mc,
-        "monte_carlo_n_samples": cfg.symmetry.n_samples_eval,
-    }
-
-
-def _device_info(accelerator: Accelerator) -> dict[str, Any]:
-    dev = accelerator.device
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu"
-    return {
-        "type": dev.type,
-        "name": name,
-        "num_processes": accelerator.num_processes,
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "mixed_precision": accelerator.mixed_precision,
-    }

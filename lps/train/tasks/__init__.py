@@ -1,0 +1,37 @@
+"""Tasks by name: the :class:`Task` interface, its registry, and the shipped tasks.
+
+Each task family is one module that registers its tasks with :func:`register_task`; they are
+imported here, explicitly, so that ``get_task(name)`` finds them. To add a task, write one
+module like :mod:`lps.train.tasks.exp` and add its import below.
+"""
+
+from lps.train.tasks.base import (
+    TASKS,
+    GraphTask,
+    Task,
+    get_task,
+    list_tasks,
+    move,
+    register_task,
+)
+from lps.train.tasks.exp import ExpClassify
+from lps.train.tasks.lrgb import LRGBTask, PCQMContact, PeptidesFunc, PeptidesStruct
+from lps.train.tasks.nbody import NBody
+from lps.train.tasks.pattern import PatternTask
+
+__all__ = [
+    "ExpClassify",
+    "GraphTask",
+    "LRGBTask",
+    "NBody",
+    "PCQMContact",
+    "PatternTask",
+    "PeptidesFunc",
+    "PeptidesStruct",
+    "TASKS",
+    "Task",
+    "get_task",
+    "list_tasks",
+    "move",
+    "register_task",
+]
