@@ -33,7 +33,9 @@ class Registry(Generic[T]):
         """Decorator: register ``obj`` under ``name``; a second use of a name is an error
         unless ``overwrite`` (so two components cannot silently shadow each other)."""
         if not isinstance(name, str) or not name:
-            raise ValueError(f"{self.kind} registry: a name must be a non-empty string, got {name!r}")
+            raise ValueError(
+                f"{self.kind} registry: a name must be a non-empty string, got {name!r}"
+            )
 
         def deco(obj: T) -> T:
             if name in self._items and not overwrite and self._items[name] is not obj:
