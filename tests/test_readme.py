@@ -23,6 +23,8 @@ import pytest
 from lps.cli import build_parser, main
 from lps.train.config import load_config, packaged_config
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 
