@@ -165,3 +165,14 @@ def test_readme_commands_run_from_the_repo_root(tmp_path, monkeypatch, capsys):
 def test_readme_python_examples_run():
     for block in _fenced_blocks(README.read_text(), "python"):
         exec(compile(block, str(README), "exec"), {"__name__": "readme_example"})
+
+
+def test_top_level_configs_are_the_packaged_configs():
+    """``configs/`` is a link to ``lps/configs`` (one copy of each YAML, shipped in the wheel
+    by the ``lps`` package-data in pyproject.toml), not a second set of files."""
+    top, packaged = ROOT / "configs", ROOT / "lps" / "configs"
+    assert top.is_symlink() and top.resolve() == packaged.resolve()
+    names = sorted(p.name for p in packaged.glob("*.yaml"))
+    assert "exp_classify.yaml" in names and len(names) > 10
+    assert packaged_config().parent.resolve() == packaged.resolve()
+    assert '"configs/*.yaml"' in (ROOT / "pyproject.toml").read_text()
