@@ -1,5 +1,6 @@
 """lps: make any PyTorch model equivariant by learned probabilistic symmetrization."""
 
+from lps import _imports  # noqa: F401  (first: torch_geometric without its FutureWarning)
 from lps.fields import FieldType
 from lps.groups import get_group
 from lps.samplers import build_sampler

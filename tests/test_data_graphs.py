@@ -31,6 +31,8 @@ from lps.data.graphs import (
     verify_checksum,
 )
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 @pytest.fixture(scope="module")
 def exp() -> list[Data]:

@@ -1,7 +1,8 @@
 """Lint and format checks run with the suite (ruff, configured in pyproject.toml)."""
 
-import shutil
+import importlib.util
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,23 +10,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _ruff() -> str:
-    exe = shutil.which("ruff")
-    if exe is None:
+def _ruff() -> list[str]:
+    """ruff of the interpreter running the tests (not whatever `ruff` is first on PATH)."""
+    if importlib.util.find_spec("ruff") is None:
         pytest.fail("ruff is not installed; install the test extras: pip install '.[test]'")
-    return exe
+    return [sys.executable, "-m", "ruff"]
 
 
 def test_ruff_check():
     proc = subprocess.run(
-        [_ruff(), "check", "lps", "tests", "scripts"], cwd=ROOT, capture_output=True, text=True
+        [*_ruff(), "check", "lps", "tests", "scripts"], cwd=ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_ruff_format():
     proc = subprocess.run(
-        [_ruff(), "format", "--check", "lps", "tests", "scripts"],
+        [*_ruff(), "format", "--check", "lps", "tests", "scripts"],
         cwd=ROOT,
         capture_output=True,
         text=True,

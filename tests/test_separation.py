@@ -17,6 +17,8 @@ from lps.experiments.separation import (
     separation_from_config,
 )
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 FAST = dict(n_samples=8, seeds=2, batch_size=128, hidden=32)
 
 

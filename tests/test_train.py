@@ -1,5 +1,7 @@
 """Configs, the training loop, checkpoints and the CLI, on tiny EXP runs (seconds each)."""
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -9,6 +11,9 @@ from lps.cli import main
 from lps.train.checkpoint import RunDirError, step_checkpoints
 from lps.train.config import ConfigError, load_config
 from lps.train.loop import NonFiniteLossError, train
+
+# Thousands of tiny ops: one intra-op thread avoids waiting on descheduled OpenMP workers.
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 TINY = [
     "data.num_train=64",
@@ -25,11 +30,33 @@ TINY = [
     "trainer.tracker=none",
     "trainer.progress=false",
     "eval.seeds=2",
+    "symmetry.walk_steps=0",  # the configs' random-walk features: costly, not tested here
 ]
 
 
 def tiny(tmp_path, *extra):
     return load_config(None, TINY + [f"run_dir={tmp_path / 'run'}", *extra])
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """One TINY run through ``lps train``, shared by the tests that only read it (or that only
+    check that it is refused): ``(run_dir, exit_code, stdout, metrics train() returned)``."""
+    from lps.train import loop
+
+    run = tmp_path_factory.mktemp("cli") / "run"
+    returned = {}
+    real_train = loop.train
+
+    def recording_train(cfg, resume=False):
+        returned["metrics"] = real_train(cfg, resume=resume)
+        return returned["metrics"]
+
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        mp.setattr(loop, "train", recording_train)  # the CLI imports it at call time
+        code = main(["train", *TINY, f"run_dir={run}"])
+    return run, code, out.getvalue(), returned["metrics"]
 
 
 def test_default_config_loads_and_overrides():
@@ -61,9 +88,9 @@ def test_missing_config_file(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
-def test_train_writes_metrics_config_and_checkpoints(tmp_path):
-    metrics = train(tiny(tmp_path))
-    run = tmp_path / "run"
+def test_train_writes_metrics_config_and_checkpoints(cli_run):
+    run, code, _, metrics = cli_run
+    assert code == 0
     on_disk = json.loads((run / "metrics.json").read_text())
     assert on_disk["test"]["accuracy"]["mean"] == pytest.approx(metrics["test"]["accuracy"]["mean"])
     assert len(on_disk["test"]["accuracy"]["values"]) == 2
@@ -77,12 +104,15 @@ def test_train_writes_metrics_config_and_checkpoints(tmp_path):
     assert not list((run / "checkpoints").glob(".tmp-*"))
 
 
-def test_run_dir_with_a_run_is_not_overwritten(tmp_path):
-    train(tiny(tmp_path))
+def test_run_dir_with_a_run_is_not_overwritten(cli_run):
+    run = cli_run[0]
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    same = load_config(None, TINY + [f"run_dir={run}"])
     with pytest.raises(RunDirError, match="already holds a run"):
-        train(tiny(tmp_path))
+        train(same)
     with pytest.raises(RunDirError, match="model.hidden"):
-        train(tiny(tmp_path, "model.hidden=8"), resume=True)
+        train(load_config(None, TINY + [f"run_dir={run}", "model.hidden=8"]), resume=True)
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before  # refused: untouched
 
 
 def test_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
@@ -130,10 +160,9 @@ def test_nonfinite_loss_stops_with_checkpoint(tmp_path, monkeypatch):
     assert list((tmp_path / "run" / "checkpoints").glob("nonfinite-step-*"))
 
 
-def test_cli_train_and_evaluate(tmp_path, capsys):
-    run = tmp_path / "run"
-    assert main(["train", *TINY, f"run_dir={run}"]) == 0
-    out = capsys.readouterr().out
+def test_cli_train_and_evaluate(cli_run):
+    run, code, out, _ = cli_run
+    assert code == 0
     assert "test accuracy" in out and "equivariance error" in out
     assert main(["evaluate", str(run), "eval.seeds=1", "eval.n_samples=3"]) == 0
     result = json.loads((run / "eval.json").read_text())
