@@ -77,8 +77,13 @@ def bench_case(
     degree: float,
     seed: int = 0,
     relax_band: int | None = None,
+    phases: tuple[str, ...] = ("eval", "train"),
 ) -> list[dict[str, Any]]:
-    """Rows for one (base, N, k, mode): the base alone, then each sampler."""
+    """Rows for one (base, N, k, mode): the base alone, then each sampler.
+
+    ``phases`` selects what is timed: ``eval`` (throughput, shares), ``train`` (training
+    step, its peak memory and activation memory), or both (the default)."""
+    do_eval, do_train = "eval" in phases, "train" in phases
     gen = torch.Generator().manual_seed(seed)
     data = make_inputs(base_name, batch, n, degree, gen, device)
     torch.manual_seed(seed)
@@ -92,27 +97,23 @@ def bench_case(
     ref = build_model(base_name, base, "haar", k).to(device)
     copies = _canonical_copies(ref, data, k)
     base_fn = wrap(base)
-    base.eval()
-    t_eval = time_call(eval_call(lambda: base_fn(**copies), device), device, repeats)
-    base.train()
-    base_step = train_step(base, lambda: base_fn(**copies), device)
-    t_train = time_call(base_step, device, repeats)
-    mem_train = peak_memory(base_step, device)
-    # Activation memory (kept for backward) is counted with autograd hooks, eagerly, so it is
-    # reported on every device.
-    saved_base = None if compiled else saved_in_training(lambda: base(**copies), device)
-    rows = [
-        {
-            **common,
-            "sampler": "base",
-            "eval_s": t_eval,
-            "eval_per_s": batch / t_eval,
-            "train_s": t_train,
-            "train_per_s": batch / t_train,
-            "train_peak_bytes": mem_train,
-            "saved_for_backward_bytes": saved_base,
-        }
-    ]
+    base_row: dict[str, Any] = {**common, "sampler": "base"}
+    if do_eval:
+        base.eval()
+        t_eval = time_call(eval_call(lambda: base_fn(**copies), device), device, repeats)
+        base_row.update(eval_s=t_eval, eval_per_s=batch / t_eval)
+    saved_base = None
+    if do_train:
+        base.train()
+        base_step = train_step(base, lambda: base_fn(**copies), device)
+        t_train = time_call(base_step, device, repeats)
+        mem_train = peak_memory(base_step, device)
+        # Activation memory (kept for backward) is counted with autograd hooks, eagerly, so it
+        # is reported on every device.
+        saved_base = None if compiled else saved_in_training(lambda: base(**copies), device)
+        base_row.update(train_s=t_train, train_per_s=batch / t_train)
+        base_row.update(train_peak_bytes=mem_train, saved_for_backward_bytes=saved_base)
+    rows = [base_row]
     for name in samplers:
         model = build_model(base_name, base, name, k, relax_band).to(device)
         if model.sampler.deterministic and k > 1:
@@ -120,26 +121,23 @@ def bench_case(
         wanted = (*model.input_types, "mask", "edge_index")
         call_fields = {key: v for key, v in data.items() if key in wanted}
         fn = wrap(model)
-        model.eval()
-        t_sym = time_call(eval_call(lambda: fn(**call_fields), device), device, repeats)  # noqa: B023
-        # Shares are timed eagerly, so they are reported for eager rows only.
-        parts = {} if compiled else _components(model, data, k, device, repeats)
-        model.train()
-        step = train_step(model, lambda: fn(**call_fields), device)  # noqa: B023
-        t_sym_train = time_call(step, device, repeats)
-        mem = peak_memory(step, device)
-        row = {
-            **common,
-            "sampler": name,
-            "eval_s": t_sym,
-            "eval_per_s": batch / t_sym,
-            "eval_ratio": t_eval / t_sym,
-            "train_s": t_sym_train,
-            "train_per_s": batch / t_sym_train,
-            "train_ratio": t_train / t_sym_train,
-            "train_peak_bytes": mem,
-            **parts,
-        }
+        row: dict[str, Any] = {**common, "sampler": name}
+        parts: dict[str, float] = {}
+        if do_eval:
+            model.eval()
+            t_sym = time_call(eval_call(lambda: fn(**call_fields), device), device, repeats)  # noqa: B023
+            # Shares are timed eagerly, so they are reported for eager rows only.
+            parts = {} if compiled else _components(model, data, k, device, repeats)
+            row.update(eval_s=t_sym, eval_per_s=batch / t_sym, eval_ratio=t_eval / t_sym)
+        mem = None
+        if do_train:
+            model.train()
+            step = train_step(model, lambda: fn(**call_fields), device)  # noqa: B023
+            t_sym_train = time_call(step, device, repeats)
+            mem = peak_memory(step, device)
+            row.update(train_s=t_sym_train, train_per_s=batch / t_sym_train)
+            row.update(train_ratio=t_train / t_sym_train, train_peak_bytes=mem)
+        row.update(parts)
         if parts:
             row["sampler_share"] = parts["sampler_s"] / t_sym
             row["actions_share"] = parts["actions_s"] / t_sym

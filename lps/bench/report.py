@@ -46,8 +46,8 @@ def markdown_tables(result: dict[str, Any]) -> str:
             ]
             for r in sel:
                 lines.append(
-                    f"| {r['n']} | {r['k']} | {r['sampler']} | {r['eval_per_s']:.1f} "
-                    f"| {_pct(r, 'eval_ratio')} | {r['train_per_s']:.1f} "
+                    f"| {r['n']} | {r['k']} | {r['sampler']} | {_num(r, 'eval_per_s')} "
+                    f"| {_pct(r, 'eval_ratio')} | {_num(r, 'train_per_s')} "
                     f"| {_pct(r, 'train_ratio')} | {_pct(r, 'sampler_share')} "
                     f"| {_pct(r, 'actions_share')} | {_pct(r, 'extra_saved_share')} |"
                 )
@@ -71,6 +71,35 @@ def markdown_tables(result: dict[str, Any]) -> str:
                 f"| {r['saved_for_backward_bytes'] / 2**20:.1f} |"
             )
     return "\n".join(lines)
+
+
+def gpu_tables(result: dict[str, Any]) -> str:
+    """The parts of a gpu-preset result that :func:`markdown_tables` leaves out: training
+    steps per second per config and the status of every task."""
+    lines = []
+    if result.get("training"):
+        lines += [
+            "**training steps (lps.train.loop.train)**",
+            "",
+            "| config | batch | k | precision | steps / s | examples / s |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in result["training"]:
+            lines.append(
+                f"| {r['config']} | {r['batch_size']} | {r['n_samples']} | {r['mixed_precision']} "
+                f"| {r['steps_per_s']:.2f} | {r['examples_per_s']:.1f} |"
+            )
+        lines.append("")
+    lines += ["| task | status | seconds | note |", "| --- | --- | --- | --- |"]
+    for t in result.get("tasks", []):
+        note = t.get("error") or t.get("reason") or ""
+        wall = f"{t['wall_s']:.1f}" if "wall_s" in t else ""
+        lines.append(f"| {t['name']} | {t['status']} | {wall} | {note} |")
+    return "\n".join(lines)
+
+
+def _num(row: dict[str, Any], key: str) -> str:
+    return f"{row[key]:.1f}" if key in row else ""
 
 
 def _pct(row: dict[str, Any], key: str) -> str:

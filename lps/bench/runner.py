@@ -40,6 +40,7 @@ def device_info(device: torch.device) -> dict[str, Any]:
 def run_bench(
     out: str | Path = "runs/bench.json",
     quick: bool = False,
+    preset: str | None = None,
     device: str | None = None,
     bases: tuple[str, ...] | None = None,
     sizes: tuple[int, ...] | None = None,
@@ -55,7 +56,8 @@ def run_bench(
 ) -> dict[str, Any]:
     """Measure and write the benchmark; returns the result (``summary`` holds the ratios).
 
-    Defaults come from :data:`PRESETS` (``quick``, else ``cpu`` or ``cuda`` by device);
+    Defaults come from :data:`PRESETS` (``preset``, else ``quick``, else ``cpu`` or ``cuda``
+    by device; the ``gpu`` preset is :func:`lps.bench.gpu.run_gpu_bench`);
     ``compile`` defaults to True on CUDA only (inductor on CPU compiles C++ for minutes).
     ``relax_band`` gives the learned samplers a banded relaxation; the sampler curve then
     shows the dense and the banded one.
@@ -63,17 +65,20 @@ def run_bench(
     if relax_band is not None and relax_band < 0:
         raise ValueError(f"bench: relax_band must be >= 0, got {relax_band}")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    preset = PRESETS["quick" if quick else ("cuda" if dev.type == "cuda" else "cpu")]
-    bases = tuple(bases or preset["bases"])
+    name = preset or ("quick" if quick else ("cuda" if dev.type == "cuda" else "cpu"))
+    if name not in PRESETS:
+        raise ValueError(f"bench: unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+    chosen = PRESETS[name]
+    bases = tuple(bases or chosen["bases"])
     for name in bases:
         if name not in BASES:
             raise ValueError(f"bench: unknown base {name!r}; expected one of {', '.join(BASES)}")
     for name in samplers:
         if name not in SAMPLERS:
             raise ValueError(f"bench: unknown sampler {name!r}; expected {', '.join(SAMPLERS)}")
-    sizes, ks = tuple(sizes or preset["sizes"]), tuple(ks or preset["ks"])
-    batch, repeats = batch or preset["batch"], repeats or preset["repeats"]
-    curve = tuple(curve if curve is not None else preset["curve"])
+    sizes, ks = tuple(sizes or chosen["sizes"]), tuple(ks or chosen["ks"])
+    batch, repeats = batch or chosen["batch"], repeats or chosen["repeats"]
+    curve = tuple(curve if curve is not None else chosen["curve"])
     compile = dev.type == "cuda" if compile is None else compile
     modes = (False, True) if compile else (False,)
     say = progress or (lambda msg: None)
