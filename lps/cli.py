@@ -3,7 +3,8 @@
 lps train [CONFIG] [key=value ...] [--resume]
 lps evaluate RUN_DIR [key=value ...]
 lps check [--json]
-lps bench [--quick] [--device D] [--bases ...] [--sizes ...] [--ks ...] [--band W] [--out FILE]
+lps bench [--quick | --preset P] [--budget-s S] [--device D] [--bases ...] [--sizes ...]
+          [--ks ...] [--band W] [--out FILE]
 """
 
 from __future__ import annotations
@@ -61,10 +62,15 @@ def _bench(args: argparse.Namespace) -> int:
     def names(text: str | None) -> tuple[str, ...] | None:
         return None if text is None else tuple(v.strip() for v in text.split(","))
 
+    preset = "quick" if args.quick else args.preset
     try:
+        if preset == "gpu":
+            return _bench_gpu(args, ints, names)
+        out = "runs/bench.json" if args.out is None else args.out
         result = run_bench(
-            args.out,
+            out,
             quick=args.quick,
+            preset=preset,
             device=args.device,
             bases=names(args.bases),
             sizes=ints(args.sizes),
@@ -81,7 +87,48 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"lps bench: {err}", file=sys.stderr)
         return 2
     print(markdown_tables(result))
-    print(f"\nwrote {args.out} and {Path(args.out).with_suffix('.png')}")
+    print(f"\nwrote {out} and {Path(out).with_suffix('.png')}")
+    return 0
+
+
+def _bench_gpu(args: argparse.Namespace, ints, names) -> int:
+    from lps.bench.gpu import run_gpu_bench
+    from lps.bench.report import gpu_tables, markdown_tables
+
+    over: dict = {}
+    if args.bases:
+        over["vit"] = names(args.bases)[0]
+    if args.sizes:
+        sizes = ints(args.sizes)
+        over["n"], over["n_memory"] = sizes[0], sizes[-1]
+    if args.ks:
+        ks = ints(args.ks)
+        over["k_eval"], over["k_train"] = max(ks), min(ks)
+    if args.samplers:
+        over["samplers"] = names(args.samplers)
+    for key in ("batch", "repeats"):
+        if getattr(args, key) is not None:
+            over[key] = getattr(args, key)
+    if args.curve is not None:
+        over["curve"] = ints(args.curve)
+    if args.train_configs is not None:
+        over["train_configs"] = tuple(v for v in names(args.train_configs) if v)
+    if args.train_steps is not None:
+        over["train_steps"] = ints(args.train_steps)
+    if args.train_overrides:
+        over["train_overrides"] = tuple(args.train_overrides)
+    out = "runs/bench_gpu.json" if args.out is None else args.out
+    result = run_gpu_bench(
+        out,
+        device=args.device,
+        budget_s=args.budget_s,
+        compile=args.compile,
+        progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True),
+        **over,
+    )
+    print(markdown_tables(result))
+    print(gpu_tables(result))
+    print(f"\nwrote {out}")
     return 0
 
 
@@ -118,8 +165,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_check)
     p = sub.add_parser("bench", help="throughput of symmetrized vs base models (writes JSON)")
-    p.add_argument("--out", default="runs/bench.json")
+    p.add_argument(
+        "--out", default=None, help="JSON path (default runs/bench.json; gpu: runs/bench_gpu.json)"
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes only (seconds, CPU)")
+    p.add_argument(
+        "--preset",
+        choices=("quick", "cpu", "cuda", "gpu"),
+        default=None,
+        help="settings (default: cpu or cuda by device); gpu: every GPU figure of "
+        "docs/benchmarks.md in one budgeted run (ViT-B at N = 188 and 444, compile, the "
+        "sampler curve, training steps/s of the n-body and PATTERN configs)",
+    )
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="gpu preset: wall-clock budget in seconds (default 420); tasks that do not fit "
+        "are skipped and recorded",
+    )
+    p.add_argument(
+        "--train-configs", default=None, help="gpu preset: comma list of configs to train"
+    )
+    p.add_argument(
+        "--train-steps", default=None, help="gpu preset: trainer.max_steps of each run, e.g. 30,300"
+    )
+    p.add_argument(
+        "--train-override",
+        dest="train_overrides",
+        action="append",
+        default=None,
+        help="gpu preset: key=value for every training config (repeatable)",
+    )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--bases", default=None, help="comma list of mlp, vit_s, vit_b, nbody")
     p.add_argument("--sizes", default=None, help="comma list of N, e.g. 32,64,188,444")
