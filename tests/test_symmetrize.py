@@ -423,7 +423,7 @@ def test_unknown_sampler_and_group() -> None:
         symmetrize(base, "SU(2)", {"x": "node"}, "node")
     with pytest.raises(ValueError, match=r"sampler 'learned' for C4: there is no learned sampler"):
         symmetrize(base, "C4", {"img": "image"}, "image", sampler="learned")
-    with pytest.raises(ValueError, match=r"frame sampler: no frame is defined for group C4"):
+    with pytest.raises(ValueError, match=r"sampler 'frame': no frame is registered for group C4"):
         build_sampler("frame", "C4")
 
 

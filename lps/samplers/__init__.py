@@ -24,12 +24,8 @@ from lps.samplers.base import (
 )
 from lps.samplers.frame import FrameNoise, FrameSampler
 from lps.samplers.haar import HaarSampler
-from lps.samplers.learned import (
-    LearnedPermutationSampler,
-    LearnedRigidSampler,
-    dense_edge_index,
-    repeat_edge_index,
-)
+from lps.samplers.learned import LearnedPermutationSampler, dense_edge_index, repeat_edge_index
+from lps.samplers.learned_rigid import LearnedRigidSampler
 from lps.samplers.relax import scores_to_perm, sinkhorn, sinkhorn_log, softsort, sort_scores
 from lps.samplers.settings import (
     FrameArgs,
@@ -40,6 +36,7 @@ from lps.samplers.settings import (
 )
 
 __all__ = [
+    "FRAMES",
     "FrameArgs",
     "FrameNoise",
     "FrameSampler",
@@ -57,6 +54,7 @@ __all__ = [
     "dense_edge_index",
     "inputs_dtype",
     "list_samplers",
+    "register_frame",
     "register_sampler",
     "repeat_edge_index",
     "repeat_rows",
@@ -117,10 +115,31 @@ def _haar(group: Group, inputs, args: dict[str, Any]) -> Sampler:
     return HaarSampler(group)
 
 
+#: Frame samplers by group kind (``Group.kind``): a new group with a frame registers its
+#: frame sampler here, ``register_frame("my_kind")(MyFrame)``; ``MyFrame(group, **args)``.
+FRAMES: Registry[Callable[..., Sampler]] = Registry("frame")
+
+
+def register_frame(kind: str, *, overwrite: bool = False):
+    """Decorator: the frame sampler class (``cls(group, **sampler_args)``) of group ``kind``."""
+    return FRAMES.register(kind, overwrite=overwrite)
+
+
+for _kind in ("permutation", "rigid", "permutation x rigid", "rigid x permutation"):
+    register_frame(_kind)(FrameSampler)
+
+
 @register_sampler("frame")
 def _frame(group: Group, inputs, args: dict[str, Any]) -> Sampler:
-    settings = parse_args(FrameArgs, args, f"sampler 'frame' for {group.name}")
-    return FrameSampler(group, **vars(settings))
+    if group.kind not in FRAMES:
+        raise UnsupportedGroupError(
+            f"sampler 'frame': no frame is registered for group {group.name} (kind "
+            f"{group.kind!r}); frames exist for kinds {', '.join(FRAMES.names())}"
+        )
+    cls = FRAMES.get(group.kind)
+    if cls is FrameSampler:
+        args = vars(parse_args(FrameArgs, args, f"sampler 'frame' for {group.name}"))
+    return cls(group, **args)
 
 
 def _size(
