@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from lps.data.cache import read_npz_cache, write_npz_cache
+from lps.data.cache import cached_npz, read_npz_cache
 
 # The generator (lps.data.pattern_gen), PyG's form and official files (lps.data.pattern_pyg)
 # and the fast collate (lps.data.collate) live in sibling modules; their names stay
@@ -126,17 +126,16 @@ def pattern_graph_to_data(
     return _to_data(arrays, index, node_off, byte_off, params)
 
 
-def _to_data(arrays, index, node_off, byte_off, params) -> Data:
-    n = int(arrays["num_nodes"][index])
+def _item(arrays, index, node_off, byte_off, params) -> PatternItem:
+    """Graph ``index`` of packed arrays as a :class:`PatternItem` (``feat``, ``bits``: views)."""
     a, b = node_off[index], node_off[index + 1]
-    m = n * (n - 1) // 2
-    upper = np.unpackbits(arrays["adj_bits"][byte_off[index] : byte_off[index + 1]], count=m)
-    adj = np.zeros((n, n), dtype=bool)
-    adj[_triu(n)] = upper.view(bool)
-    adj |= adj.T
-    edge_index = torch.from_numpy(np.stack(np.nonzero(adj)).astype(np.int64))
-    y = torch.from_numpy((arrays["block"][a:b] == params.num_communities).astype(np.int64))
-    return Data(x=pattern_x(arrays["feat"][a:b], params.vocab_size), edge_index=edge_index, y=y)
+    label = (arrays["block"][a:b] == params.num_communities).astype(np.uint8)
+    bits = arrays["adj_bits"][byte_off[index] : byte_off[index + 1]]
+    return PatternItem(arrays["feat"][a:b], label, bits)
+
+
+def _to_data(arrays, index, node_off, byte_off, params) -> Data:
+    return _item(arrays, index, node_off, byte_off, params).to_data(params.vocab_size)
 
 
 def arrays_to_data(
@@ -197,24 +196,22 @@ def load_pattern_arrays(
     """
     params = DEFAULT_PARAMS if params is None else params
     npz, meta_path = cache_paths(split, root, params)
-    if npz.exists() or meta_path.exists():
-        try:
-            return _read_cache(npz, meta_path, split, params)
-        except PatternCacheError as err:
-            if not regenerate:
-                raise PatternCacheError(
-                    f"{err}\n(pass regenerate=True, or delete {npz} and {meta_path})"
-                ) from err
-    arrays = generate_pattern_split(split, params)
     meta = {
         "format_version": CACHE_FORMAT_VERSION,
         "generator": "lps.data.pattern.generate_pattern_split",
         "split": split,
-        "num_graphs": int(len(arrays["num_nodes"])),
+        "num_graphs": params.split_size(split),
         "params": params.as_dict(),
     }
-    write_npz_cache(npz, meta_path, arrays, meta)
-    return arrays
+    return cached_npz(
+        npz,
+        meta_path,
+        lambda: _read_cache(npz, meta_path, split, params),
+        lambda: generate_pattern_split(split, params),
+        meta,
+        PatternCacheError,
+        regenerate,
+    )
 
 
 def load_pattern_split(
@@ -325,14 +322,8 @@ class PatternDataset(torch.utils.data.Dataset):
     ) -> PatternDataset:
         params = DEFAULT_PARAMS if params is None else params
         node_off, byte_off = _offsets(arrays["num_nodes"])
-        label = (arrays["block"] == params.num_communities).astype(np.uint8)
         items = [
-            PatternItem(
-                arrays["feat"][node_off[i] : node_off[i + 1]],
-                label[node_off[i] : node_off[i + 1]],
-                arrays["adj_bits"][byte_off[i] : byte_off[i + 1]],
-            )
-            for i in range(len(arrays["num_nodes"]))
+            _item(arrays, i, node_off, byte_off, params) for i in range(len(arrays["num_nodes"]))
         ]
         return cls(items, params.vocab_size)
 
