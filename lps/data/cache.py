@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,31 @@ def read_npz_cache(
             return {k: z[k] for k in keys}
     except (KeyError, ValueError, OSError) as err:
         raise error(f"{npz}: cannot read arrays: {err}") from err
+
+
+def cached_npz(
+    npz: Path,
+    meta_path: Path,
+    read: Callable[[], dict[str, np.ndarray]],
+    generate: Callable[[], dict[str, np.ndarray]],
+    meta: dict[str, Any],
+    error: type[Exception],
+    regenerate: bool = True,
+) -> dict[str, np.ndarray]:
+    """Arrays from a cache, or generated and written with :func:`write_npz_cache`.
+
+    ``read()`` loads and checks the cache, raising ``error`` on any problem. When the files
+    exist but fail, they are regenerated if ``regenerate`` is true, else ``error`` is raised
+    with a hint; a missing cache is generated. ``meta`` is the sidecar's content.
+    """
+    if npz.exists() or meta_path.exists():
+        try:
+            return read()
+        except error as err:
+            if not regenerate:
+                raise error(
+                    f"{err}\n(pass regenerate=True, or delete {npz} and {meta_path})"
+                ) from err
+    arrays = generate()
+    write_npz_cache(npz, meta_path, arrays, meta)
+    return arrays

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lps.data.cache import read_npz_cache, write_npz_cache
+from lps.data.cache import cached_npz, read_npz_cache
 
 # The simulator lives in lps.data.nbody_sim; its public names stay importable from here.
 from lps.data.nbody_sim import (  # noqa: F401
@@ -135,22 +135,20 @@ def cached_simulate(
     root_path = Path(root).expanduser() if root is not None else default_root()
     npz_path = root_path / f"{name}.npz"
     meta_path = root_path / f"{name}.json"
-    if npz_path.exists() or meta_path.exists():
-        try:
-            return _read_cache(npz_path, meta_path, params)
-        except NBodyCacheError as e:
-            if not regenerate:
-                raise NBodyCacheError(
-                    f"{e}\n(pass regenerate=True or delete {npz_path} and {meta_path})"
-                ) from e
-    data = simulate_charged(**params)
     meta = {
         "format_version": CACHE_FORMAT_VERSION,
         "generator": "lps.data.nbody.simulate_charged",
         "params": params,
     }
-    write_npz_cache(npz_path, meta_path, data, meta)
-    return data
+    return cached_npz(
+        npz_path,
+        meta_path,
+        lambda: _read_cache(npz_path, meta_path, params),
+        lambda: simulate_charged(**params),
+        meta,
+        NBodyCacheError,
+        regenerate,
+    )
 
 
 def load_split(

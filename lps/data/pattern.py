@@ -35,7 +35,9 @@ sha256 of the parameters) with a JSON sidecar holding the parameters and the sha
 ``~/.cache/lps/pattern``. A file whose checksum, parameters or arrays do not match is
 regenerated (``regenerate=True``) or reported with :class:`PatternCacheError`.
 
-The official files can be used instead with :func:`load_pattern_official`.
+The official files can be used instead with :func:`load_pattern_official`
+(:mod:`lps.data.pattern_pyg`); :class:`PatternDataset` records batch fast with
+:class:`PatternCollate` (:mod:`lps.data.collate`).
 """
 
 from __future__ import annotations
@@ -46,12 +48,14 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from torch import Tensor
 from torch_geometric.data import Data
 
-from lps.data.cache import read_npz_cache, write_npz_cache
+from lps.data.cache import cached_npz, read_npz_cache
 
-# The generator lives in lps.data.pattern_gen; its public names stay importable from here.
+# The generator (lps.data.pattern_gen), PyG's form and official files (lps.data.pattern_pyg)
+# and the fast collate (lps.data.collate) live in sibling modules; their names stay
+# importable from here.
+from lps.data.collate import PatternCollate
 from lps.data.pattern_gen import (  # noqa: F401
     _PATTERN_CODE,
     _SPLIT_CODE,
@@ -65,6 +69,7 @@ from lps.data.pattern_gen import (  # noqa: F401
     _triu,
     generate_pattern_split,
 )
+from lps.data.pattern_pyg import _official_to_data, load_pattern_official, pattern_x  # noqa: F401
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -108,12 +113,6 @@ def _offsets(num_nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return node_off, byte_off
 
 
-def pattern_x(feat: np.ndarray | torch.Tensor, vocab_size: int = 3) -> torch.Tensor:
-    """Float32 one-hot ``(N, vocab_size)`` node features from integer values (N,)."""
-    values = torch.as_tensor(np.asarray(feat), dtype=torch.long)
-    return torch.nn.functional.one_hot(values, vocab_size).to(torch.float32)
-
-
 def pattern_graph_to_data(
     arrays: dict[str, np.ndarray], index: int, params: PatternParams | None = None
 ) -> Data:
@@ -127,17 +126,16 @@ def pattern_graph_to_data(
     return _to_data(arrays, index, node_off, byte_off, params)
 
 
-def _to_data(arrays, index, node_off, byte_off, params) -> Data:
-    n = int(arrays["num_nodes"][index])
+def _item(arrays, index, node_off, byte_off, params) -> PatternItem:
+    """Graph ``index`` of packed arrays as a :class:`PatternItem` (``feat``, ``bits``: views)."""
     a, b = node_off[index], node_off[index + 1]
-    m = n * (n - 1) // 2
-    upper = np.unpackbits(arrays["adj_bits"][byte_off[index] : byte_off[index + 1]], count=m)
-    adj = np.zeros((n, n), dtype=bool)
-    adj[_triu(n)] = upper.view(bool)
-    adj |= adj.T
-    edge_index = torch.from_numpy(np.stack(np.nonzero(adj)).astype(np.int64))
-    y = torch.from_numpy((arrays["block"][a:b] == params.num_communities).astype(np.int64))
-    return Data(x=pattern_x(arrays["feat"][a:b], params.vocab_size), edge_index=edge_index, y=y)
+    label = (arrays["block"][a:b] == params.num_communities).astype(np.uint8)
+    bits = arrays["adj_bits"][byte_off[index] : byte_off[index + 1]]
+    return PatternItem(arrays["feat"][a:b], label, bits)
+
+
+def _to_data(arrays, index, node_off, byte_off, params) -> Data:
+    return _item(arrays, index, node_off, byte_off, params).to_data(params.vocab_size)
 
 
 def arrays_to_data(
@@ -198,24 +196,22 @@ def load_pattern_arrays(
     """
     params = DEFAULT_PARAMS if params is None else params
     npz, meta_path = cache_paths(split, root, params)
-    if npz.exists() or meta_path.exists():
-        try:
-            return _read_cache(npz, meta_path, split, params)
-        except PatternCacheError as err:
-            if not regenerate:
-                raise PatternCacheError(
-                    f"{err}\n(pass regenerate=True, or delete {npz} and {meta_path})"
-                ) from err
-    arrays = generate_pattern_split(split, params)
     meta = {
         "format_version": CACHE_FORMAT_VERSION,
         "generator": "lps.data.pattern.generate_pattern_split",
         "split": split,
-        "num_graphs": int(len(arrays["num_nodes"])),
+        "num_graphs": params.split_size(split),
         "params": params.as_dict(),
     }
-    write_npz_cache(npz, meta_path, arrays, meta)
-    return arrays
+    return cached_npz(
+        npz,
+        meta_path,
+        lambda: _read_cache(npz, meta_path, split, params),
+        lambda: generate_pattern_split(split, params),
+        meta,
+        PatternCacheError,
+        regenerate,
+    )
 
 
 def load_pattern_split(
@@ -326,14 +322,8 @@ class PatternDataset(torch.utils.data.Dataset):
     ) -> PatternDataset:
         params = DEFAULT_PARAMS if params is None else params
         node_off, byte_off = _offsets(arrays["num_nodes"])
-        label = (arrays["block"] == params.num_communities).astype(np.uint8)
         items = [
-            PatternItem(
-                arrays["feat"][node_off[i] : node_off[i + 1]],
-                label[node_off[i] : node_off[i + 1]],
-                arrays["adj_bits"][byte_off[i] : byte_off[i + 1]],
-            )
-            for i in range(len(arrays["num_nodes"]))
+            _item(arrays, i, node_off, byte_off, params) for i in range(len(arrays["num_nodes"]))
         ]
         return cls(items, params.vocab_size)
 
@@ -349,90 +339,3 @@ class PatternDataset(torch.utils.data.Dataset):
 
     def data(self, index: int) -> Data:
         return self.items[index].to_data(self.vocab_size)
-
-
-class PatternCollate:
-    """``collate_fn`` turning :class:`PatternItem` records into padded dense tensors.
-
-    Returns the keys of :func:`lps.data.graphs.dense_graph_batch` (``x`` (B, Nmax, vocab)
-    float one-hot, ``adj`` (B, Nmax, Nmax, 1), ``mask`` (B, Nmax) bool, ``edge_index``
-    (2, E) in the flat layout ``b * Nmax + i``, sorted) plus ``node_y`` (B, Nmax) long, the
-    node labels with -1 on padding. ``adj`` is **bool** (a quarter of the float bytes to
-    copy to the device; cast it with ``.float()`` there). Built with whole-batch numpy
-    operations: about 0.1 s for 128 PATTERN graphs on a loaded 2-core CPU, where the
-    generic ``dense_graph_batch`` takes about 0.5 s.
-    """
-
-    def __init__(self, max_num_nodes: int, vocab_size: int = 3):
-        self.max_num_nodes, self.vocab_size = max_num_nodes, vocab_size
-
-    def __call__(self, items: list[PatternItem]) -> dict[str, Tensor]:
-        nmax, b = self.max_num_nodes, len(items)
-        if b == 0:
-            raise ValueError("PatternCollate: empty batch")
-        adj = np.zeros((b, nmax, nmax), dtype=bool)
-        feat = np.zeros((b, nmax), dtype=np.int64)
-        node_y = np.full((b, nmax), -1, dtype=np.int64)
-        mask = np.zeros((b, nmax), dtype=bool)
-        for g, item in enumerate(items):
-            n = item.num_nodes
-            if n > nmax:
-                raise ValueError(f"graph {g} has {n} nodes, more than max_num_nodes={nmax}")
-            rows, cols = _triu(n)
-            adj[g, rows, cols] = np.unpackbits(item.bits, count=n * (n - 1) // 2).view(bool)
-            feat[g, :n] = item.feat
-            node_y[g, :n] = item.label
-            mask[g, :n] = True
-        adj |= adj.transpose(0, 2, 1)
-        gi, src, dst = np.nonzero(adj)
-        edge_index = np.stack([gi * nmax + src, gi * nmax + dst])
-        x = np.eye(self.vocab_size, dtype=np.float32)[feat] * mask[..., None]
-        return {
-            "x": torch.from_numpy(x),
-            "adj": torch.from_numpy(adj).unsqueeze(-1),
-            "mask": torch.from_numpy(mask),
-            "edge_index": torch.from_numpy(edge_index),
-            "node_y": torch.from_numpy(node_y),
-        }
-
-    def __repr__(self) -> str:
-        return f"PatternCollate(max_num_nodes={self.max_num_nodes})"
-
-
-# --------------------------------------------------------------------------- official files
-
-
-def load_pattern_official(root: PathLike, split: str) -> list[Data]:
-    """PyG's ``GNNBenchmarkDataset(root, "PATTERN", split)`` from local files, as ``Data``.
-
-    Needs ``<root>/PATTERN/raw/PATTERN_v2.pt`` (the unzipped official archive
-    ``PATTERN_v2.zip`` from https://data.pyg.org/datasets/benchmarking-gnns); nothing is
-    downloaded. Processed files (``<root>/PATTERN/processed/{train,val,test}_data.pt``) are
-    made by PyG on first use. Every file PyG reads is first checked to load with
-    ``torch.load(weights_only=True)``. ``x`` is returned as float32 one-hot (N, 3) whatever
-    its stored form (integer values are one-hot encoded), ``y`` as long (N,).
-    """
-    from torch_geometric.datasets import GNNBenchmarkDataset
-
-    from lps.data.pyg_local import check_safe_torch_file, files_for_pyg, no_download
-
-    _check_split(split)
-    base = Path(root).expanduser() / "PATTERN"
-    raw = [base / "raw" / "PATTERN_v2.pt"]
-    processed = [base / "processed" / f"{s}_data.pt" for s in ("train", "val", "test")]
-    extra = [base / "processed" / f for f in ("pre_transform.pt", "pre_filter.pt")]
-    hint = (
-        f"Put the official PATTERN_v2.pt (unzipped from "
-        f"{GNNBenchmarkDataset.urls['PATTERN']}) in {base / 'raw'}."
-    )
-    for path in files_for_pyg(raw, processed, extra, "PATTERN (official)", hint):
-        check_safe_torch_file(path)
-    dataset = no_download(GNNBenchmarkDataset)(str(Path(root).expanduser()), "PATTERN", split)
-    return [_official_to_data(d) for d in dataset]
-
-
-def _official_to_data(d: Data) -> Data:
-    x = d.x
-    if not x.is_floating_point() or x.dim() == 1 or x.shape[-1] == 1:
-        x = pattern_x(x.reshape(-1).long().numpy(), 3)
-    return Data(x=x.float(), edge_index=d.edge_index.long(), y=d.y.long().reshape(-1))

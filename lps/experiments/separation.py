@@ -38,20 +38,18 @@ every seed identifies it. All pair distances are computed in float64 blocks with
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import time
 from typing import Any
 
 import torch
-from torch import Tensor, nn
 
-from lps.backbones import GINID, FlatMLP
-from lps.data.graphs import dense_graph_batch, load_exp, load_graph8c
-from lps.fields import FieldType
-from lps.groups import Permutation
-from lps.symmetrize import Symmetrized, symmetrize
+# The pieces live in sibling modules, one concern each; their names stay importable from here.
+from lps.experiments.separation_data import DATASETS, load_separation_data, relabel
+from lps.experiments.separation_metrics import _all_pairs_separated, _listed_pairs_separated
+from lps.experiments.separation_models import MODELS, SAMPLERS, build_model, embed_graphs
+from lps.experiments.separation_report import PUBLISHED_SEPARATION, markdown_table, row_label
 
 __all__ = [
     "DATASETS",
@@ -68,234 +66,11 @@ __all__ = [
     "separation_from_config",
 ]
 
-DATASETS = ("graph8c", "exp")
-#: ``node_sum`` is a control that ignores the edges (sum-pooled node MLP): it must fail on EXP.
-MODELS = ("mlp", "gin_id", "node_sum")
-SAMPLERS = ("learned", "canonical", "haar", "frame")
-
-#: Published undistinguished pairs (GRAPH8c, EXP) with untrained models: Balcilar et al. 2021
-#: (GCN, GAT, GIN, ChebNet, PPGN, GNNML3); Puny et al. 2022 (MLP-FA, GIN-ID-FA).
-PUBLISHED_SEPARATION: dict[str, dict[str, int]] = {
-    "GCN": {"graph8c": 4755, "exp": 600},
-    "GAT": {"graph8c": 1828, "exp": 600},
-    "GIN": {"graph8c": 386, "exp": 600},
-    "ChebNet": {"graph8c": 44, "exp": 71},
-    "PPGN": {"graph8c": 0, "exp": 0},
-    "GNNML3": {"graph8c": 0, "exp": 0},
-    "MLP-FA": {"graph8c": 0, "exp": 0},
-    "GIN-ID-FA": {"graph8c": 0, "exp": 0},
-}
-
 _CONFIG_KEYS = {
     "dataset", "model", "sampler", "n_samples", "seeds", "batch_size", "hidden", "tolerance",
     "out_dim", "iso_sigma", "subset", "sampler_hidden", "sampler_layers", "dtype",
     "noise_scale", "sampler_kwargs",
 }  # fmt: skip
-
-
-# --------------------------------------------------------------------------- data
-
-
-@functools.lru_cache(maxsize=4)
-def _dense(dataset: str) -> dict[str, Tensor]:
-    graphs = load_graph8c() if dataset == "graph8c" else load_exp()
-    max_nodes = max(int(g.num_nodes) for g in graphs)
-    batch = dense_graph_batch(graphs, max_nodes)
-    return {"x": batch["x"], "adj": batch["adj"][..., :1], "mask": batch["mask"]}
-
-
-def load_separation_data(dataset: str, subset: int | None = None) -> dict[str, Any]:
-    """Dense tensors of a separation data set, and its non-isomorphic pairs.
-
-    Returns ``{"x": (G, N, 1), "adj": (G, N, N, 1), "mask": (G, N), "pairs": (P, 2) long or
-    None}``. ``pairs`` is None for GRAPH8c (every pair ``i < j`` counts) and the rows
-    ``(2i, 2i + 1)`` for EXP. ``subset`` keeps the first ``subset`` graphs of GRAPH8c or the
-    first ``subset`` pairs of EXP. The tensors are shared (cached): do not modify them.
-    """
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset: unknown {dataset!r}; expected one of {', '.join(DATASETS)}")
-    data = dict(_dense(dataset))
-    count = data["x"].shape[0]
-    if dataset == "exp":
-        num_pairs = count // 2 if subset is None else min(subset, count // 2)
-        count = 2 * num_pairs
-        pairs = torch.arange(count).view(-1, 2)
-    else:
-        count = count if subset is None else min(subset, count)
-        pairs = None
-    out: dict[str, Any] = {k: v[:count] for k, v in data.items()}
-    used = int(out["mask"].sum(1).max())  # drop padding columns nobody uses
-    out = {k: v[:, :used] if k != "adj" else v[:, :used, :used] for k, v in out.items()}
-    out["pairs"] = pairs
-    return out
-
-
-# --------------------------------------------------------------------------- models
-
-
-class _NodeSum(nn.Module):
-    """Control model: a node-wise MLP, sum-pooled over real nodes. Ignores the adjacency."""
-
-    def __init__(self, node_dim: int, out_dim: int, hidden: int):
-        super().__init__()
-        self.phi = nn.Sequential(nn.Linear(node_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
-        self.rho = nn.Sequential(nn.ReLU(), nn.Linear(hidden, out_dim))
-
-    def forward(self, x: Tensor, adj: Tensor, mask: Tensor | None = None) -> Tensor:
-        h = self.phi(x)
-        if mask is not None:
-            h = h * mask.unsqueeze(-1).to(h.dtype)
-        return self.rho(h.sum(1))
-
-
-def build_model(
-    model: str,
-    sampler: str,
-    node_dim: int,
-    num_nodes: int,
-    n_samples: int = 64,
-    hidden: int = 64,
-    out_dim: int = 16,
-    sampler_hidden: int = 32,
-    sampler_layers: int = 3,
-    sampler_kwargs: dict[str, Any] | None = None,
-) -> Symmetrized:
-    """An untrained base model symmetrized over S_n; inputs ``x`` (node), ``adj`` (pair).
-
-    ``model``: ``"mlp"`` (:class:`~lps.backbones.FlatMLP` on the flattened canonical ``x`` and
-    ``adj``, two hidden layers), ``"gin_id"`` (:class:`~lps.backbones.GINID`, three layers) or
-    ``"node_sum"`` (control that ignores edges). The output is an invariant (B, out_dim).
-    ``sampler_kwargs`` go to the learned/canonical sampler (e.g. ``{"walk_steps": 16}``).
-    """
-    if model == "mlp":
-        shapes = {"x": (num_nodes, node_dim), "adj": (num_nodes, num_nodes, 1)}
-        base: nn.Module = FlatMLP(shapes, (out_dim,), hidden=hidden, layers=2)
-    elif model == "gin_id":
-        base = GINID(node_dim, num_nodes, out_dim=out_dim, hidden=hidden, layers=3)
-    elif model == "node_sum":
-        base = _NodeSum(node_dim, out_dim, hidden)
-    else:
-        raise ValueError(f"model: unknown {model!r}; expected one of {', '.join(MODELS)}")
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler: unknown {sampler!r}; expected one of {', '.join(SAMPLERS)}")
-    kwargs: dict[str, Any] = {}
-    if sampler in ("learned", "canonical"):
-        kwargs = {"in_dim": node_dim, "hidden": sampler_hidden, "layers": sampler_layers}
-        kwargs.update(sampler_kwargs or {})
-    elif sampler_kwargs:
-        raise ValueError(f"sampler_kwargs apply to 'learned' and 'canonical', not {sampler!r}")
-    return symmetrize(
-        base,
-        "S_n",
-        inputs={"x": "node", "adj": "pair"},
-        outputs="invariant",
-        sampler=sampler,
-        n_samples=n_samples,
-        sampler_args=kwargs,
-    )
-
-
-@torch.no_grad()
-def embed_graphs(
-    model: Symmetrized,
-    data: dict[str, Tensor],
-    n_samples: int,
-    batch_size: int = 256,
-    noise_scale: float = 1.0,
-) -> tuple[Tensor, Tensor]:
-    """k-sample mean embeddings (G, D) and their squared standard errors (G,).
-
-    The squared standard error of graph g is ``trace(sample covariance) / k`` of its ``k``
-    per-sample outputs (unbiased; 0 when the model uses a single sample). ``noise_scale``
-    multiplies the noise fed to a learned sampler's network (i.i.d. per node, so the sampled
-    distribution stays equivariant; its separate sorting tie-break is left alone): small
-    values make the untrained sampler sort nodes by its structural scores and leave the noise
-    to break ties.
-    """
-    means, errs = [], []
-    count = data["x"].shape[0]
-    for start in range(0, count, batch_size):
-        part = slice(start, start + batch_size)
-        fields = {"x": data["x"][part], "adj": data["adj"][part]}
-        mask = data["mask"][part]
-        noise = None
-        if noise_scale != 1.0:
-            noise = model.sample_noise(mask=mask, n_samples=n_samples, **fields)
-            channels = getattr(model.sampler, "noise_dim", None)
-            if not isinstance(noise, Tensor) or channels is None:
-                raise ValueError(
-                    f"noise_scale applies to the learned S_n sampler, not "
-                    f"{type(model.sampler).__name__}"
-                )
-            noise = noise.clone()  # scale the network's noise, keep the sorting tie-break
-            noise[..., :channels] *= noise_scale
-        out = model(mask=mask, noise=noise, n_samples=n_samples, return_samples=True, **fields)
-        samples = out.samples.flatten(2).double()  # (b, k, D)
-        k = samples.shape[1]
-        means.append(samples.mean(1))
-        if k > 1:
-            errs.append(samples.var(1, unbiased=True).sum(-1) / k)
-        else:
-            errs.append(torch.zeros(samples.shape[0], dtype=torch.float64))
-    return torch.cat(means), torch.cat(errs)
-
-
-def _relabel(data: dict[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
-    """Each graph relabelled by its own uniform permutation of the real nodes."""
-    group = Permutation()
-    h = group.haar(data["x"].shape[0], mask=data["mask"], generator=generator)
-    return {
-        "x": group.act(h, data["x"], FieldType.NODE),
-        "adj": group.act(h, data["adj"], FieldType.PAIR),
-        "mask": data["mask"],
-    }
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def _all_pairs_separated(
-    emb: list[Tensor], err: list[Tensor], thr_lit: list[float], sigma: float, block: int = 1024
-) -> tuple[int, int, list[tuple[int, int]]]:
-    """Undistinguished pairs ``i < j`` over all graphs: (literature, noise-aware, examples).
-
-    ``emb[s]`` (G, D) float64, ``err[s]`` (G,), one entry per seed.
-    """
-    count = emb[0].shape[0]
-    undist_lit = undist_noise = 0
-    examples: list[tuple[int, int]] = []
-    cols = torch.arange(count)
-    for start in range(0, count, block):
-        rows = torch.arange(start, min(start + block, count))
-        upper = cols[None, :] > rows[:, None]
-        sep_lit = torch.zeros(len(rows), count, dtype=torch.bool)
-        sep_noise = torch.zeros_like(sep_lit)
-        for e, v, t in zip(emb, err, thr_lit):
-            dist = torch.cdist(e[rows], e)
-            noise = sigma * (v[rows, None] + v[None, :]).sqrt()
-            sep_lit |= dist > t
-            sep_noise |= (dist > t) & (dist > noise)
-        undist = upper & ~sep_lit
-        undist_lit += int(undist.sum())
-        undist_noise += int((upper & ~sep_noise).sum())
-        if len(examples) < 10 and bool(undist.any()):
-            idx = undist.nonzero()[: 10 - len(examples)]
-            examples += [(int(start + i), int(j)) for i, j in idx]
-    return undist_lit, undist_noise, examples
-
-
-def _listed_pairs_separated(
-    emb: list[Tensor], err: list[Tensor], thr_lit: list[float], sigma: float, pairs: Tensor
-) -> tuple[int, int, list[tuple[int, int]]]:
-    sep_lit = torch.zeros(pairs.shape[0], dtype=torch.bool)
-    sep_noise = torch.zeros_like(sep_lit)
-    for e, v, t in zip(emb, err, thr_lit):
-        dist = (e[pairs[:, 0]] - e[pairs[:, 1]]).norm(dim=-1)
-        noise = sigma * (v[pairs[:, 0]] + v[pairs[:, 1]]).sqrt()
-        sep_lit |= dist > t
-        sep_noise |= (dist > t) & (dist > noise)
-    examples = [tuple(int(i) for i in p) for p in pairs[~sep_lit][:10]]
-    return int((~sep_lit).sum()), int((~sep_noise).sum()), examples
 
 
 # --------------------------------------------------------------------------- runs
@@ -365,7 +140,7 @@ def run_separation(
         sym.eval()
         k_used = sym.num_samples(n_samples)
         e, v = embed_graphs(sym, data, n_samples, batch_size, noise_scale)
-        moved = _relabel(data, torch.Generator().manual_seed(10_000 + seed))
+        moved = relabel(data, torch.Generator().manual_seed(10_000 + seed))
         e_iso, v_iso = embed_graphs(sym, moved, n_samples, batch_size, noise_scale)
         scale = float((e - e.mean(0)).pow(2).sum(-1).mean().sqrt())
         t = tolerance * max(scale, 1e-30)
@@ -459,52 +234,6 @@ def separation_from_config(cfg: dict[str, Any]) -> dict[str, Any]:
         for sampler in _as_list(cfg["sampler"])
     ]
     return {"rows": rows, "table": markdown_table(rows), "published": PUBLISHED_SEPARATION}
-
-
-_MODEL_LABEL = {"mlp": "MLP", "gin_id": "GIN-ID", "node_sum": "NodeSum (control)"}
-_SAMPLER_LABEL = {"learned": "PS", "canonical": "Canon", "haar": "GA", "frame": "FA"}
-
-
-def row_label(row: dict[str, Any]) -> str:
-    """``MLP-PS``, ``GIN-ID-FA``, ...; non-default sampler settings are added in brackets."""
-    label = f"{_MODEL_LABEL.get(row['model'], row['model'])}-"
-    label += _SAMPLER_LABEL.get(row["sampler"], row["sampler"])
-    extras = [f"{k}={v}" for k, v in sorted(row.get("sampler_kwargs", {}).items())]
-    if row.get("noise_scale", 1.0) != 1.0:
-        extras.insert(0, f"noise x{row['noise_scale']:g}")
-    return f"{label} ({', '.join(extras)})" if extras else label
-
-
-def markdown_table(rows: list[dict[str, Any]], published: bool = True) -> str:
-    """A markdown table: one line per model x sampler, GRAPH8c and EXP side by side.
-
-    Cells: undistinguished pairs (literature rule) / noise-aware undistinguished, and
-    isomorphic copies identified / total. Published rows (undistinguished only) follow.
-    """
-    keyed: dict[str, dict[str, dict[str, Any]]] = {}
-    for r in rows:
-        keyed.setdefault(row_label(r), {})[r["dataset"]] = r
-    head = (
-        "| model | k | GRAPH8c undist. (lit. / noise-aware) | GRAPH8c iso. identified "
-        "| EXP undist. (lit. / noise-aware) | EXP iso. identified |"
-    )
-    lines = [head, "| --- | --- | --- | --- | --- | --- |"]
-
-    def cells(r: dict[str, Any] | None) -> str:
-        if r is None:
-            return "– | –"
-        und = f"{r['undistinguished']} / {r['undistinguished_noise_aware']}"
-        return f"{und} | {r['isomorphic_identified']} / {r['isomorphic_copies']}"
-
-    for label, by_ds in keyed.items():
-        k = next(iter(by_ds.values()))["n_samples"]
-        lines.append(
-            f"| {label} | {k} | {cells(by_ds.get('graph8c'))} | {cells(by_ds.get('exp'))} |"
-        )
-    if published:
-        for name, vals in PUBLISHED_SEPARATION.items():
-            lines.append(f"| {name} (published) | – | {vals['graph8c']} | – | {vals['exp']} | – |")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
