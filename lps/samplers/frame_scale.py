@@ -26,9 +26,15 @@ from lps.samplers.frame import FrameSampler
 from lps.samplers.settings import FrameArgs, NoArgs, parse_args
 
 
-def rms_scale(inputs: dict[str, Tensor], types: dict[str, FieldType], mask: Tensor | None):
-    """(B,) float64 RMS norm of the first position input (centred) or, without one, of all
-    node-vector inputs; padding nodes (``mask`` False) are left out."""
+def rms_scale(
+    inputs: dict[str, Tensor],
+    types: dict[str, FieldType],
+    mask: Tensor | None,
+    dtype: torch.dtype = torch.float64,
+) -> Tensor:
+    """(B,) RMS norm of the first position input (centred) or, without one, of all
+    node-vector inputs; padding nodes (``mask`` False) are left out. Computed in float64,
+    returned in ``dtype``, at least the smallest positive normal number of ``dtype``."""
     pos = [n for n, t in types.items() if t == FieldType.POSITION]
     names = pos[:1] or [n for n, t in types.items() if t == FieldType.NODE_VECTOR]
     if not names:
@@ -46,7 +52,7 @@ def rms_scale(inputs: dict[str, Tensor], types: dict[str, FieldType], mask: Tens
         total = total + (sq * w.unsqueeze(-1)).sum((1, 2))
         count = count + w.sum(1) * sq.shape[-1]
     rms = (total / torch.as_tensor(count).clamp_min(1.0)).sqrt()
-    return rms.clamp_min(torch.finfo(torch.float64).tiny)
+    return rms.to(dtype).clamp_min(torch.finfo(dtype).tiny)
 
 
 @register_frame("scale")
@@ -68,7 +74,7 @@ class ScaleFrame(Sampler):
     def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
         device = next(iter(inputs.values())).device
         with full_precision(device):
-            s = rms_scale(inputs, types, mask).to(inputs_dtype(inputs))
+            s = rms_scale(inputs, types, mask, inputs_dtype(inputs))
         return SamplerOutput(repeat_rows(s, k))
 
 
@@ -93,7 +99,7 @@ class RigidScaleFrame(Sampler):
         rigid = self.rotation.sample(inputs, types, mask, k, noise).element
         device = next(iter(inputs.values())).device
         with full_precision(device):
-            s = rms_scale(inputs, types, mask).to(inputs_dtype(inputs))
+            s = rms_scale(inputs, types, mask, inputs_dtype(inputs))
         return SamplerOutput(self.group.join({"rigid": rigid, "scale": repeat_rows(s, k)}))
 
 
