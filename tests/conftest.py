@@ -50,6 +50,23 @@ def small_sampler_args(sampler: str) -> dict[str, Any]:
     return {"hidden": 16} if sampler in ("learned", "canonical") else {}
 
 
+def supported(group: str, sampler: str) -> bool:
+    """Whether ``sampler`` has a construction for ``group`` (the pairs the audit rows cover):
+    building it on the group's example inputs does not raise ``UnsupportedGroupError``."""
+    from lps.samplers import UnsupportedGroupError, build_sampler
+    from lps.testing import field_specs
+
+    g = get_group(group)
+    ex = g.example()
+    try:
+        build_sampler(
+            sampler, g, inputs=field_specs(ex.fields, ex.types), **small_sampler_args(sampler)
+        )
+    except UnsupportedGroupError:
+        return False
+    return True
+
+
 BuildModel = Callable[..., tuple[Symmetrized, dict[str, torch.Tensor], "torch.Tensor | None"]]
 
 

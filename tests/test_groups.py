@@ -130,7 +130,7 @@ def test_action_is_not_trivial(name: str) -> None:
     mask = torch.ones(B, N, dtype=torch.bool)
     fields = fields_for(group, gen, mask)
     g = group.random_element(B, N, mask, "cpu", gen)
-    permutes = isinstance(group, (Permutation, Product))
+    permutes = "nodes" in group.moves
     for ftype, x in fields.items():
         y = group.act(g, x, ftype)
         fixed = ftype == FieldType.INVARIANT or (

@@ -17,7 +17,6 @@ from lps.backbones import FlatMLP
 from lps.fields import FieldType
 from lps.groups import (
     GROUP_NAMES,
-    ImageRotation,
     Perm,
     Permutation,
     Product,
@@ -36,6 +35,7 @@ from lps.samplers import (
     sort_scores,
 )
 from lps.testing import assert_equivariant, equivariance_error, error_vs_k
+from tests.conftest import supported
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -47,9 +47,8 @@ def combos() -> list[tuple[str, str]]:
     out = []
     for gname in GROUP_NAMES:
         for sname in SAMPLER_NAMES:
-            if isinstance(get_group(gname), ImageRotation) and sname != "haar":
-                continue
-            out.append((gname, sname))
+            if supported(gname, sname):
+                out.append((gname, sname))
     return out
 
 

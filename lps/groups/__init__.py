@@ -3,7 +3,8 @@
 Groups are found by name in a registry (:func:`register_group`, :func:`list_groups`,
 :func:`get_group`). A name with ``(d)`` registers a family for every dimension
 (``"O(d)"`` serves ``"O(3)"`` and ``"O(5)"``), and ``"A x B"`` is the direct product of the
-named groups. Adding a group is one file that defines it and registers its name.
+named groups. Adding a group is one file that defines it and registers its name (imported
+below, like :mod:`lps.groups.axis` and :mod:`lps.groups.scale`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lps.registry import Registry
 
 __all__ = [
     "Angle",
+    "AxisSubgroup",
     "Example",
     "GROUPS",
     "GROUP_NAMES",
@@ -40,6 +42,7 @@ __all__ = [
     "Product",
     "ProductElement",
     "Rigid",
+    "Scale",
     "element_dtype",
     "fix_determinant",
     "full_precision",
@@ -74,6 +77,10 @@ register_group("SO(d)")(lambda d: Orthogonal(d, special=True))
 register_group("E(d)")(lambda d: Orthogonal(d, translations=True))
 register_group("SE(d)")(lambda d: Orthogonal(d, special=True, translations=True))
 
+# Group files that register their own names (one file per group; import it here).
+from lps.groups.axis import AxisSubgroup  # noqa: E402 (needs register_group above)
+from lps.groups.scale import Scale  # noqa: E402
+
 #: Examples of valid names (what ``lps check`` audits); any d >= 2 works for the rigid ones.
 GROUP_NAMES = (
     "S_n",
@@ -87,6 +94,12 @@ GROUP_NAMES = (
     "S_n x SE(3)",
     "C4",
     "image-SO(2)",
+    "O(2)_x",
+    "O(2)_y",
+    "O(2)_z",
+    "SO(2)_z",
+    "Scale",
+    "SO(3) x Scale",
 )
 
 _PRODUCT = re.compile(r"\s+x\s+|\s*×\s*")

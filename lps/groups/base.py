@@ -72,6 +72,9 @@ class Group(ABC):
     exact: bool = True
     tolerance: float | None = None
     note: str = ""
+    #: False for a group without a Haar probability measure (``Scale``): its :meth:`haar` is
+    #: then a documented sampling range (for regularizers), and the ``haar`` sampler refuses it.
+    compact: bool = True
 
     @property
     def factors(self) -> tuple[Group, ...]:
@@ -96,7 +99,11 @@ class Group(ABC):
         return parts[self.kind]
 
     def commutes_with(self, other: Group) -> bool:
-        """True when every action of ``self`` commutes with every action of ``other``."""
+        """True when every action of ``self`` commutes with every action of ``other``.
+
+        A :class:`~lps.groups.Product` accepts two factors when either says so (commuting is
+        symmetric), so a new group can declare that it commutes with an existing one.
+        """
         return not (self.moves & other.moves)
 
     def relabel_edges(self, h: Any, edge_index: Tensor, num_nodes: int) -> Tensor:

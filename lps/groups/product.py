@@ -64,7 +64,7 @@ class Product(Group):
             raise ValueError(f"Product: two factors of the same kind in {[f.name for f in flat]}")
         for i, a in enumerate(flat):
             for b in flat[i + 1 :]:
-                if not a.commutes_with(b):
+                if not (a.commutes_with(b) or b.commutes_with(a)):
                     raise ValueError(
                         f"Product: {a.name} and {b.name} do not commute (both move "
                         f"{sorted(a.moves & b.moves)}); a direct product needs commuting factors"
@@ -81,6 +81,7 @@ class Product(Group):
         self.moves = frozenset().union(*(f.moves for f in flat))
         self.acts_on = frozenset.intersection(*(f.acts_on for f in flat))
         self.exact = all(f.exact for f in flat)
+        self.compact = all(f.compact for f in flat)
         tols = [f.tolerance for f in flat if f.tolerance is not None]
         self.tolerance = max(tols) if tols else None
         self.note = "; ".join(f.note for f in flat if f.note)

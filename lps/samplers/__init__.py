@@ -45,10 +45,12 @@ __all__ = [
     "LearnedRigidSampler",
     "PermSamplerArgs",
     "RigidSamplerArgs",
+    "RigidScaleFrame",
     "SAMPLERS",
     "SAMPLER_NAMES",
     "Sampler",
     "SamplerOutput",
+    "ScaleFrame",
     "UnsupportedGroupError",
     "build_sampler",
     "dense_edge_index",
@@ -112,6 +114,11 @@ def sampler_settings(name: str, group: str | Group) -> type:
 @register_sampler("haar")
 def _haar(group: Group, inputs, args: dict[str, Any]) -> Sampler:
     parse_args(NoArgs, args, f"sampler 'haar' for {group.name}")
+    if not group.compact:
+        raise UnsupportedGroupError(
+            f"sampler 'haar': {group.name} is not compact, so it has no Haar (uniform) "
+            "distribution to average over; use 'frame'"
+        )
     return HaarSampler(group)
 
 
@@ -127,6 +134,9 @@ def register_frame(kind: str, *, overwrite: bool = False):
 
 for _kind in ("permutation", "rigid", "permutation x rigid", "rigid x permutation"):
     register_frame(_kind)(FrameSampler)
+
+# Frame files that register their own kinds (one file per frame; import it here).
+from lps.samplers.frame_scale import RigidScaleFrame, ScaleFrame  # noqa: E402
 
 
 @register_sampler("frame")
