@@ -79,3 +79,36 @@ def test_cossim_variants():
     ).max() < 1e-12  # fmt: skip
     with pytest.raises(ValueError, match="breaks"):
         cossim_target(x, 1.0, "shear")
+
+
+def test_run_soft_variant_small(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from soft_variant import main
+
+    out = tmp_path / "run.json"
+    result = main(
+        ["--epochs", "3", "--adjust-at", "1", "--sizes", "100,50,50", "--hidden",
+         "4x0e + 2x1o@1 + 2x2e@2", "--out", str(out)]
+    )  # fmt: skip
+    saved = json.loads(out.read_text())
+    assert saved["test_mse"] == result["test_mse"] > 0
+    assert set(saved["strengths"]) == {"O(3)", "SO(3)"}
+    assert max(saved["strengths"].values()) == 100.0  # the smallest penalty keeps its strength
+    assert min(saved["true_rel_equiv_error"].values()) > 0.1  # eps = 0.9 breaks both
+    assert {"strength/O(3)", "penalty/SO(3)", "rel_equiv_error/O(3)"} <= set(saved["history"][0])
+    assert out.with_suffix(".png").exists()
+
+
+def test_run_soft_variant_bad_input():
+    from lps.experiments.soft import run_soft_variant
+
+    with pytest.raises(ValueError, match="C4 does not act"):
+        run_soft_variant(groups=("O(3)", "C4"), epochs=2, adjust_at=1)
+    with pytest.raises(ValueError, match="past the end of training"):
+        run_soft_variant(epochs=2, adjust_at=5)
+    with pytest.raises(ValueError, match=">= 0"):
+        run_soft_variant(epochs=2, adjust_at=1, init=-1.0)

@@ -83,12 +83,28 @@ def projector(group: Group | str, out_block: Block, in_block: Block) -> Tensor:
     return q.T @ q
 
 
+_CAST: dict[tuple[str, Block, Block, torch.dtype, str], Tensor | None] = {}
+
+
+def _projector_like(group: Group, bo: Block, bi: Block, w: Tensor) -> Tensor | None:
+    """The projector in ``w``'s dtype and device (None when only 0 is equivariant); cached."""
+    key = (group.name, bo, bi, w.dtype, str(w.device))
+    if key not in _CAST:
+        q = equivariant_basis(group, bo, bi)
+        _CAST[key] = None if q.shape[0] == 0 else (q.T @ q).to(w.dtype).to(w.device)
+    return _CAST[key]
+
+
 def _project_blocks(w: Tensor, group: Group | str, rep_out: Rep, rep_in: Rep) -> Tensor:
+    group = get_group(group)
     rows = []
     for so, mo, bo in rep_out.slices():
         cols = []
         for si, mi, bi in rep_in.slices():
-            p = projector(group, bo, bi).to(w.dtype).to(w.device)
+            p = _projector_like(group, bo, bi, w)
+            if p is None:
+                cols.append(torch.zeros_like(w[so, si]))
+                continue
             sub = w[so, si].reshape(mo, bo.dim, mi, bi.dim).permute(0, 2, 1, 3)
             sub = sub.reshape(mo * mi, bo.dim * bi.dim) @ p
             sub = sub.reshape(mo, mi, bo.dim, bi.dim).permute(0, 2, 1, 3)
