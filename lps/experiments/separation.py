@@ -12,9 +12,10 @@ pair by Monte-Carlo noise alone, and so does a model that is not invariant at al
 graph is also relabelled by a random permutation and the isomorphic copy must be judged the
 *same*. The rules, per seed (every seed builds a new model and draws new noise):
 
-- embeddings: ``e(G)`` is the k-sample mean output (``out_dim`` numbers per graph), ``v(G)``
-  its squared standard error, ``trace(sample covariance) / k`` from ``return_samples=True``
-  (0 for deterministic samplers, which use k = 1);
+- embeddings: ``e(G)`` is the k-sample mean output (``out_dim`` numbers per graph; weighted
+  by the sampler's weights for an enumerated frame), ``v(G)`` its squared standard error,
+  ``trace(sample covariance) / k`` from ``return_samples=True`` (0 for deterministic
+  samplers, which use k = 1);
 - scale: ``s`` = root-mean-square norm of the centred embeddings of the original graphs, so
   the tolerance is relative and ignores a common offset;
 - literature rule: a pair is *separated* when ``||e(G) - e(H)|| > tolerance * s``
@@ -231,12 +232,19 @@ def embed_graphs(
             noise[..., :channels] *= noise_scale
         out = model(mask=mask, noise=noise, n_samples=n_samples, return_samples=True, **fields)
         samples = out.samples.flatten(2).double()  # (b, k, D)
-        k = samples.shape[1]
-        means.append(samples.mean(1))
+        b, k = samples.shape[:2]
+        # Uniform weights, or the sampler's (an enumerated frame): the weighted mean, and
+        # its squared standard error sum_j w_j^2 |s_j - mean|^2 * k / (k - 1) (var / k when
+        # uniform; an upper bound where the frame is enumerated exactly).
+        w = out.weights
+        w = torch.full((b, k), 1.0 / k, dtype=torch.float64) if w is None else w.double()
+        mean = (w.unsqueeze(-1) * samples).sum(1)
+        means.append(mean)
         if k > 1:
-            errs.append(samples.var(1, unbiased=True).sum(-1) / k)
+            spread = (samples - mean.unsqueeze(1)).pow(2).sum(-1)
+            errs.append((w.pow(2) * spread).sum(1) * k / (k - 1))
         else:
-            errs.append(torch.zeros(samples.shape[0], dtype=torch.float64))
+            errs.append(torch.zeros(b, dtype=torch.float64))
     return torch.cat(means), torch.cat(errs)
 
 
