@@ -2,7 +2,8 @@
 
 The base model runs once on all ``B * k`` canonicalized copies (b-major: row ``b * k + j`` is
 sample ``j`` of input ``b``); outputs are mapped back by their declared field types and
-averaged over the sample axis.
+averaged over the sample axis, with the sampler's weights when it gives some (an enumerated
+frame, ``SamplerOutput.weights``), else uniformly.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class SymmetrizedOutput:
         diagnostics: detached scalars (soft-permutation entropy, sample spread, ...).
         samples: per-sample outputs with shape (B, k, ...) when requested, else None.
         element: the sampled group elements (batch B * k) when requested, else None.
+        weights: (B, k) weights of the samples in the prediction, when requested and the
+            sampler weights them (an enumerated frame); None means uniform, ``1 / k``.
     """
 
     prediction: Tensor | dict[str, Tensor]
@@ -48,6 +51,7 @@ class SymmetrizedOutput:
     diagnostics: dict[str, Tensor] = field(default_factory=dict)
     samples: Tensor | dict[str, Tensor] | None = None
     element: Any = None
+    weights: Tensor | None = None
 
     @property
     def aux_loss(self) -> Tensor | float:
@@ -112,14 +116,14 @@ class Symmetrized(nn.Module):
         self.pass_mask = pass_mask
 
     def num_samples(self, n_samples: int | None = None) -> int:
-        """The k used for a call: 1 for deterministic samplers, else the train/eval setting."""
+        """The k used for a call: ``n_samples`` or the train/eval setting, as the sampler takes
+        it (:meth:`Sampler.num_samples`): 1 for deterministic samplers, the frame size for an
+        enumerated frame (``sampler="frame"`` with ``exact=True``)."""
         if n_samples is not None and (not isinstance(n_samples, int) or n_samples < 1):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        if self.sampler.deterministic:
-            return 1
-        if n_samples is not None:
-            return n_samples
-        return self.n_samples if self.training else self.n_samples_eval
+        if n_samples is None:
+            n_samples = self.n_samples if self.training else self.n_samples_eval
+        return self.sampler.num_samples(n_samples)
 
     def _check(self, fields: dict[str, Tensor], mask: Tensor | None) -> None:
         missing = [n for n in self.input_types if n not in fields]
@@ -196,7 +200,8 @@ class Symmetrized(nn.Module):
         for name, ftype in self.output_types.items():
             y = self.group.act(g, raw_dict[name], ftype)
             samples[name] = y.view(batch, k, *y.shape[1:])
-        prediction = {name: y.mean(1) for name, y in samples.items()}
+        weights = None if out.weights is None else out.weights.view(batch, k)
+        prediction = {name: _average(y, weights) for name, y in samples.items()}
         single = list(self.output_types) == [_SINGLE]
         unwrap = (lambda d: d[_SINGLE]) if single else (lambda d: d)
         return SymmetrizedOutput(
@@ -205,6 +210,7 @@ class Symmetrized(nn.Module):
             diagnostics=out.diagnostics,
             samples=unwrap(samples) if return_samples else None,
             element=g if return_samples else None,
+            weights=weights if return_samples else None,
         )
 
     def _as_dict(self, raw: Any) -> dict[str, Tensor]:
@@ -223,6 +229,14 @@ class Symmetrized(nn.Module):
                 )
             return raw
         raise TypeError(f"base model must return a Tensor or a dict of Tensors, got {type(raw)}")
+
+
+def _average(y: Tensor, weights: Tensor | None) -> Tensor:
+    """(B, k, ...) -> (B, ...): the mean over the samples, or their weighted sum."""
+    if weights is None:
+        return y.mean(1)
+    w = weights.to(y.dtype).view(*weights.shape, *([1] * (y.dim() - 2)))
+    return (y * w).sum(1)
 
 
 def symmetrize(

@@ -72,6 +72,8 @@ def build_model(
     else:
         group, inputs, outputs = "S_n", {"x": "node:3", "adj": "pair:1"}, "node"
         args = dict(relax_band=relax_band, **SN_SAMPLER) if learned else {}
+    if sampler == "frame":  # timed at the row's k: draws k frame elements, not the whole frame
+        args = {"exact": False}
     return symmetrize(
         base,
         group,

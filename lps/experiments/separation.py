@@ -12,9 +12,10 @@ pair by Monte-Carlo noise alone, and so does a model that is not invariant at al
 graph is also relabelled by a random permutation and the isomorphic copy must be judged the
 *same*. The rules, per seed (every seed builds a new model and draws new noise):
 
-- embeddings: ``e(G)`` is the k-sample mean output (``out_dim`` numbers per graph), ``v(G)``
-  its squared standard error, ``trace(sample covariance) / k`` from ``return_samples=True``
-  (0 for deterministic samplers, which use k = 1);
+- embeddings: ``e(G)`` is the k-sample mean output (``out_dim`` numbers per graph; weighted
+  by the sampler's weights for an enumerated frame), ``v(G)`` its squared standard error,
+  ``trace(sample covariance) / k`` from ``return_samples=True`` (0 for deterministic
+  samplers, which use k = 1);
 - scale: ``s`` = root-mean-square norm of the centred embeddings of the original graphs, so
   the tolerance is relative and ignores a common offset;
 - literature rule: a pair is *separated* when ``||e(G) - e(H)|| > tolerance * s``

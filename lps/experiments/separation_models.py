@@ -119,10 +119,17 @@ def embed_graphs(
             noise[..., :channels] *= noise_scale
         out = model(mask=mask, noise=noise, n_samples=n_samples, return_samples=True, **fields)
         samples = out.samples.flatten(2).double()  # (b, k, D)
-        k = samples.shape[1]
-        means.append(samples.mean(1))
+        b, k = samples.shape[:2]
+        # Uniform weights, or the sampler's (an enumerated frame): the weighted mean, and
+        # its squared standard error sum_j w_j^2 |s_j - mean|^2 * k / (k - 1) (var / k when
+        # uniform; an upper bound where the frame is enumerated exactly).
+        w = out.weights
+        w = torch.full((b, k), 1.0 / k, dtype=torch.float64) if w is None else w.double()
+        mean = (w.unsqueeze(-1) * samples).sum(1)
+        means.append(mean)
         if k > 1:
-            errs.append(samples.var(1, unbiased=True).sum(-1) / k)
+            spread = (samples - mean.unsqueeze(1)).pow(2).sum(-1)
+            errs.append((w.pow(2) * spread).sum(1) * k / (k - 1))
         else:
-            errs.append(torch.zeros(samples.shape[0], dtype=torch.float64))
+            errs.append(torch.zeros(b, dtype=torch.float64))
     return torch.cat(means), torch.cat(errs)

@@ -20,11 +20,17 @@ from lps.groups import Group, Rigid, element_dtype, full_precision, masked_centr
 @dataclass
 class SamplerOutput:
     """Sampled elements (batch ``B * k``), auxiliary losses (scalars to add to the training
-    loss, already weighted) and detached diagnostics (scalars)."""
+    loss, already weighted) and detached diagnostics (scalars).
+
+    ``weights`` (B * k,) are the weights of the samples in the average, summing to 1 over the
+    ``k`` samples of each input (an enumerated frame whose elements are not equally often
+    listed); None means uniform, ``1 / k`` each.
+    """
 
     element: Any
     aux_losses: dict[str, Tensor] = field(default_factory=dict)
     diagnostics: dict[str, Tensor] = field(default_factory=dict)
+    weights: Tensor | None = None
 
 
 def repeat_rows(x: Tensor, k: int) -> Tensor:
@@ -62,6 +68,11 @@ class Sampler(nn.Module):
     def __init__(self, group: Group):
         super().__init__()
         self.group = group
+
+    def num_samples(self, k: int) -> int:
+        """The number of samples used when ``k`` are asked for: 1 for a deterministic sampler,
+        else ``k``. A sampler that enumerates a finite frame returns its frame size."""
+        return 1 if self.deterministic else k
 
     def sample_noise(
         self,

@@ -12,8 +12,26 @@
   then by node features, then by a uniform tie-break drawn per node.
 - S_n x O(d): the PCA frame for the rotation; nodes sorted by their canonical coordinates.
 
-Frames are computed in float64 (returned as fp32 elements), so that rounding noise from a
-relabelled input stays far below the tie tolerances of the sort keys.
+Exact mode (``exact=True``, the default): a finite frame is enumerated instead of sampled,
+so the average has no Monte-Carlo error and ``k`` is the sampler's (:meth:`num_samples`):
+- O(d)-type groups: the 2^d sign patterns of the eigenvectors (2^(d-1), those of det +1, for
+  SO(d)/SE(d)), k = 8 (4) in 3-D. The noise that turns a tied eigenspace is drawn once per
+  input and shared by its k slots, so with simple eigenvalues the k elements are the whole
+  frame and the average is exactly equivariant; a tied eigenspace (a cube) still gets one
+  Haar turn per input, so there the average is equivariant in expectation only.
+- S_n x O(d): the enumerated rotations, each with its sort of the canonical coordinates
+  (points with equal coordinates are ordered at random).
+- S_n: the 2^num_eigvecs sign patterns of the Laplacian eigenvectors times ``max_orderings``
+  slots: a graph whose tie classes (nodes with equal keys) have at most ``max_orderings``
+  orderings in all gets each of them (in slot t, ordering t mod P, weighted so that each
+  weighs 1 / P: ``SamplerOutput.weights``); a graph with more (a cycle) gets random ones.
+
+Near-ties are a discontinuity of every frame: two eigenvalues whose relative gap sits at
+``tie_tol`` are tied for one pose of the input and not for another, which changes the frame
+(``scripts/frame_near_tie.py`` measures it; ``docs/architecture.md``, Frames).
+
+Frames are computed in float64 (returned as fp32 elements, float64 for float64 inputs), so
+that rounding noise from a relabelled input stays far below the tie tolerances of the keys.
 """
 
 from __future__ import annotations
@@ -34,6 +52,7 @@ from lps.samplers.base import (
     inputs_dtype,
     repeat_rows,
 )
+from lps.samplers.frame_enum import enumerate_ties, sign_patterns
 from lps.samplers.relax import lexsort, tie_ranks
 from lps.samplers.settings import FrameArgs
 
@@ -100,6 +119,9 @@ class FrameSampler(Sampler):
         num_eigvecs: how many Laplacian eigenvectors give S_n sort keys.
         adjacency_field: the pair input whose channel 0 is the adjacency (default: the first
             pair input); without a pair input, S_n frames sort by node features alone.
+        exact: enumerate the frame (k set by :meth:`num_samples`) instead of sampling k
+            of its elements.
+        max_orderings: S_n, exact mode: the slots per sign pattern for orderings of ties.
     """
 
     def __init__(
@@ -108,6 +130,8 @@ class FrameSampler(Sampler):
         tie_tol: float = 1e-4,
         num_eigvecs: int = 3,
         adjacency_field: str | None = None,
+        exact: bool = True,
+        max_orderings: int = 8,
     ):
         super().__init__(group)
         if set(group.kinds) not in FRAME_KINDS or len(group.kinds) != len(set(group.kinds)):
@@ -115,26 +139,49 @@ class FrameSampler(Sampler):
                 f"frame sampler: no frame is defined for group {group.name} (kind "
                 f"{group.kind!r}); frames exist for S_n, O(d)-type groups and their product"
             )
-        args = FrameArgs(tie_tol, num_eigvecs, adjacency_field)
+        args = FrameArgs(tie_tol, num_eigvecs, adjacency_field, exact, max_orderings)
         self.tie_tol, self.num_eigvecs = args.tie_tol, args.num_eigvecs
         self.adjacency_field = args.adjacency_field
+        self.exact, self.max_orderings = args.exact, args.max_orderings
         self.rigid_group = group.factor("rigid")
         self.perm_group = group.factor("permutation")
+
+    def num_samples(self, k: int) -> int:
+        """``k`` when sampling; in exact mode the number of enumerated slots per input: the
+        sign patterns of the PCA frame (2^d, or 2^(d-1) with det +1), or for S_n the
+        2^num_eigvecs eigenvector sign patterns times ``max_orderings``."""
+        if not self.exact:
+            return k
+        rigid = self.rigid_group
+        if rigid is not None:
+            return 2 ** (rigid.d - 1 if rigid.special else rigid.d)
+        return 2**self.num_eigvecs * self.max_orderings
+
+    def _check_k(self, k: int) -> None:
+        if self.exact and k != self.num_samples(k):
+            raise ValueError(
+                f"frame sampler for {self.group.name}: exact mode enumerates "
+                f"{self.num_samples(k)} elements per input (num_samples), got k={k}; pass "
+                "that k, or exact=False to draw k frame elements at random"
+            )
 
     # Noise ----------------------------------------------------------------------------
 
     def sample_noise(self, inputs, types, mask, k, generator=None) -> FrameNoise:
+        self._check_k(k)
         batch, num_nodes, _ = infer_sizes(inputs, types)
         device = next(iter(inputs.values())).device
         m = batch * k
         noise = FrameNoise()
         rigid = self.rigid_group
-        if rigid is not None:
-            gauss = torch.randn(m, rigid.d, rigid.d, device=device, generator=generator)
+        if rigid is not None:  # exact: one draw per input, shared by its enumerated slots
+            rows = batch if self.exact else m
+            gauss = torch.randn(rows, rigid.d, rigid.d, device=device, generator=generator)
+            gauss = repeat_rows(gauss, k) if self.exact else gauss
             noise.gauss = gauss.double()  # the frame is float64: turn the noise exactly
         if self.perm_group is not None:
             noise.tiebreak = torch.rand(m, num_nodes, device=device, generator=generator)
-        if rigid is None:
+        if rigid is None and not self.exact:  # exact mode enumerates the signs
             coin = torch.rand(m, self.num_eigvecs, device=device, generator=generator)
             noise.signs = torch.where(coin < 0.5, -1.0, 1.0)
         return noise
@@ -164,6 +211,13 @@ class FrameSampler(Sampler):
         # of a simple one) cancels, so frame(R x) = R frame(x) exactly under coupled noise.
         mix = qr_haar((evecs.transpose(1, 2) @ gauss.double()) * tied)
         rot = evecs @ mix
+        if self.exact:  # slot j: sign pattern j (column 0 is set by the determinant for SO(d))
+            d, batch = rigid.d, evecs.shape[0] // k
+            free = d - 1 if rigid.special else d
+            signs = sign_patterns(2**free, free, 1, batch, rot.device)
+            if rigid.special:
+                signs = torch.cat([torch.ones_like(signs[:, :1]), signs], 1)
+            rot = rot * signs.unsqueeze(1)
         return fix_determinant(rot) if rigid.special else rot
 
     def _graph_keys(self, inputs, types, mask, signs: Tensor, k: int) -> list[Tensor]:
@@ -200,10 +254,11 @@ class FrameSampler(Sampler):
         return [tie_ranks(key, _QUANT) for key in keys]
 
     def sample(self, inputs, types, mask, k, noise: FrameNoise, edge_index=None) -> SamplerOutput:
+        self._check_k(k)
         device = next(iter(inputs.values())).device
         rows_mask = None if mask is None else repeat_rows(mask, k)
         dtype = inputs_dtype(inputs)
-        parts = {}
+        parts, weights = {}, None
         with full_precision(device):
             rigid_group = self.rigid_group
             if rigid_group is not None:
@@ -211,14 +266,35 @@ class FrameSampler(Sampler):
                 rigid = self.translate_to_centroid(Rigid(rot.to(dtype)), inputs, types, mask, k)
                 parts["rigid"] = rigid
             if self.perm_group is not None:
-                if rigid_group is None:
-                    keys = self._graph_keys(inputs, types, mask, noise.signs, k)
-                else:
-                    keys = self._point_keys(inputs, types, mask, k, rot, rigid_group)
                 m, n = noise.tiebreak.shape
                 first = _padding_key(rows_mask, m, n, device)
-                parts["permutation"] = Perm(lexsort(keys + [noise.tiebreak.float()], first))
-        return SamplerOutput(self.group.join(parts))
+                if rigid_group is not None:
+                    keys = self._point_keys(inputs, types, mask, k, rot, rigid_group)
+                elif not self.exact:
+                    keys = self._graph_keys(inputs, types, mask, noise.signs, k)
+                else:
+                    index, weights = self._enumerated_sort(inputs, types, mask, k, noise, first)
+                    parts["permutation"] = Perm(index)
+                if "permutation" not in parts:
+                    index = lexsort(keys + [noise.tiebreak.float()], first)
+                    parts["permutation"] = Perm(index)
+        return SamplerOutput(self.group.join(parts), weights=weights)
+
+    def _enumerated_sort(self, inputs, types, mask, k, noise, first) -> tuple[Tensor, Tensor]:
+        """S_n, exact mode: (B * k, N) sorts over the enumerated sign patterns and orderings
+        of ties, and their weights (B * k,). Tied nodes are listed in the order of the first
+        slot's tie-break (turned with the input in coupled-noise mode), so that slot j of a
+        relabelled input is slot j of the input, relabelled."""
+        slots = self.max_orderings
+        patterns = k // slots
+        batch = noise.tiebreak.shape[0] // k
+        signs = sign_patterns(patterns, self.num_eigvecs, slots, batch, first.device)
+        keys = self._graph_keys(inputs, types, mask, signs, k)
+        shared = noise.tiebreak.view(batch, k, -1)[:, 0]
+        base = lexsort(keys + [repeat_rows(shared, k).float()], first)
+        drawn = lexsort(keys + [noise.tiebreak.float()], first)
+        index, weights = enumerate_ties(base, [first] + keys, slots, drawn)
+        return index, weights / patterns
 
     def _point_keys(self, inputs, types, mask, k, rot: Tensor, rigid_group: Group) -> list:
         """S_n x O(d): sort keys (B * k, N) from the canonical coordinates of the points."""

@@ -89,6 +89,9 @@ class RigidScaleFrame(Sampler):
         settings = parse_args(FrameArgs, args, f"sampler 'frame' for {group.name}")
         self.rotation = FrameSampler(group.factor("rigid"), **vars(settings))
 
+    def num_samples(self, k: int) -> int:
+        return self.rotation.num_samples(k)  # the enumerated PCA frame, when exact
+
     def sample_noise(self, inputs, types, mask, k, generator=None):
         return self.rotation.sample_noise(inputs, types, mask, k, generator)
 
@@ -96,11 +99,12 @@ class RigidScaleFrame(Sampler):
         return self.rotation.transform_noise(self.group.split(h)["rigid"], noise, k)
 
     def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
-        rigid = self.rotation.sample(inputs, types, mask, k, noise).element
+        out = self.rotation.sample(inputs, types, mask, k, noise)
         device = next(iter(inputs.values())).device
         with full_precision(device):
             s = rms_scale(inputs, types, mask, inputs_dtype(inputs))
-        return SamplerOutput(self.group.join({"rigid": rigid, "scale": repeat_rows(s, k)}))
+        out.element = self.group.join({"rigid": out.element, "scale": repeat_rows(s, k)})
+        return out
 
 
 for _kind in ("rigid x scale", "scale x rigid"):

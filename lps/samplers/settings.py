@@ -103,15 +103,28 @@ class RigidSamplerArgs(RelaxArgs):
 @dataclass(frozen=True)
 class FrameArgs:
     """Frame averaging: ``tie_tol`` relative eigenvalue gap under which eigenvalues tie,
-    ``num_eigvecs`` Laplacian eigenvectors as S_n sort keys, the ``adjacency_field``."""
+    ``num_eigvecs`` Laplacian eigenvectors as S_n sort keys, the ``adjacency_field``.
+
+    With ``exact`` (the default) the frame is enumerated instead of sampled, and ``k`` is the
+    sampler's, whatever ``n_samples`` says: the 2^d sign patterns of the PCA frame (2^(d-1)
+    for SO(d)/SE(d) and their products with S_n); for S_n, the 2^num_eigvecs eigenvector
+    sign patterns times ``max_orderings`` slots for the orderings of tied nodes, enumerated
+    when there are at most ``max_orderings`` of them (else drawn at random). ``exact=False``
+    draws ``k`` frame elements at random (the sampled frame of earlier releases).
+    """
 
     tie_tol: float = 1e-4
     num_eigvecs: int = 3
     adjacency_field: str | None = None
+    exact: bool = True
+    max_orderings: int = 8
 
     def __post_init__(self):
         _positive("tie_tol", self.tie_tol)
         _positive_int("num_eigvecs", self.num_eigvecs, minimum=0)
+        if not isinstance(self.exact, bool):
+            raise ValueError(f"exact must be True or False, got {self.exact!r}")
+        _positive_int("max_orderings", self.max_orderings)
 
 
 @dataclass(frozen=True)
