@@ -6,7 +6,7 @@ from lps.groups import get_group
 from lps.samplers import build_sampler
 from lps.symmetrize import Symmetrized, SymmetrizedOutput, symmetrize
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "FieldType",
