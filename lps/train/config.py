@@ -64,6 +64,7 @@ class SymmetryConfig:
     sinkhorn_iters: int = 10
     relax_band: Optional[int] = None  # S_n relaxation band half-width (None: dense N x N)
     entropy_weight: float = 0.0
+    exact: bool = True  # frame: enumerate the whole frame (k = its size); false: sample k
 
 
 @dataclass
