@@ -129,7 +129,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(cases))])
     ax.set_xticklabels([f"{b}\nN={n} k={k}\n{m}" for b, n, k, m in cases], fontsize=6)
     ax.set_ylabel("symmetrized / base eval throughput")
-    ax.legend(fontsize=7)
+    if samplers:  # no rows yet (a budget spent before the first): nothing to label
+        ax.legend(fontsize=7)
     curve = result.get("sampler_curve", [])
     if curve:
         dense = [r for r in curve if r.get("relax_band") is None]
