@@ -86,7 +86,8 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
         groups = rs[0]["groups"]
         lines += [f"### {name}", "", "| | " + " | ".join(groups) + " |"]
         lines.append("| --- " * (len(groups) + 1) + "|")
-        truth = {g: [r["true_rel_equiv_error"][g] for r in rs[:1]] for g in groups}
+        first = [r for r in rs if r["model"] == rs[0]["model"]]  # one run per seed
+        truth = {g: [r["true_rel_equiv_error"][g] for r in first] for g in groups}
         lines.append("| ground-truth rel. equivariance error | "
                      + " | ".join(_ms(truth[g]) for g in groups) + " |")  # fmt: skip
         if soft:
