@@ -55,12 +55,16 @@ def run_soft_variant(
     eval_every: int = 25,
     seed: int = 0,
     sizes: tuple[int, int, int] = (1000, 1000, 1000),
+    project: str | None = None,
 ) -> dict[str, Any]:
     """Train on one variant and return the result dict (JSON-serializable).
 
     ``adjust_at`` and ``eval_every`` are in epochs; the strengths' running minimum is kept
     over every step before ``adjust_at``. All checks (groups that do not act on the declared
     representations, negative strengths, ``adjust_at`` past the end) run before training.
+    ``project``: a group onto which every linear layer is projected at the start and after
+    every optimizer step (projected gradient descent: a strictly equivariant model, e.g. the
+    strict O(3) baseline or the oracle); pin every strength to 0 with it.
     """
     start = time.perf_counter()
     (rep_in, rep_out), kwargs, target = _variant(data, eps, axis, breaks)
@@ -68,6 +72,9 @@ def run_soft_variant(
     model = SoftMLP(rep_in, rep_out, hidden=hidden, layers=layers)
     for g in groups:
         model.check_group(g)
+    if project is not None:
+        model.check_group(project)
+        model.project_(project)
     n_train = sizes[0]
     steps_per_epoch = math.ceil(n_train / batch_size)
     strengths = Strengths(
@@ -89,12 +96,14 @@ def run_soft_variant(
         for i in range(0, n_train, batch_size):
             idx = order[i : i + batch_size]
             mse = (model(train["x"][idx]) - train["y"][idx]).pow(2).mean()
-            pens = {g: model.penalty(g) for g in strengths.active()}
+            pens = model.penalties(strengths.active())
             loss = mse + sum(strengths[g] * p for g, p in pens.items())
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
+            if project is not None:
+                model.project_(project)
             strengths.observe(step, {g: float(p.detach()) for g, p in pens.items()})
             step += 1
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
@@ -124,6 +133,7 @@ def run_soft_variant(
             "batch_size": batch_size,
             "seed": seed,
             "sizes": list(sizes),
+            "project": project,
         },
         "seconds": time.perf_counter() - start,
     }
@@ -132,6 +142,6 @@ def run_soft_variant(
 def _evaluate(model, strengths, val, groups, rep_in, rep_out, epoch) -> dict[str, float]:
     with torch.no_grad():
         val_mse = float((model(val["x"]) - val["y"]).pow(2).mean())
-        pens = {g: float(model.penalty(g)) for g in groups}
+        pens = {g: float(p) for g, p in model.penalties(list(groups)).items()}
     errs = {g: relative_error(model, g, val["x"], rep_in, rep_out) for g in groups}
     return {"epoch": epoch, "val_mse": val_mse, **strengths.log(pens, errs)}

@@ -25,6 +25,7 @@ from e3nn import o3
 from torch import Tensor, nn
 
 from lps.groups import Group, get_group
+from lps.soft.batched import layer_projector
 from lps.soft.projection import project_bias, project_weight, projection_penalty
 from lps.soft.reps import Block, Rep, group_matrices
 
@@ -57,6 +58,12 @@ class RepLinear(nn.Module):
     def penalty(self, group: Group | str) -> Tensor:
         """``1/2 ||W - P W||^2 + 1/2 ||b - P b||^2`` for group ``group``."""
         return projection_penalty(self.weight, self.bias, group, self.rep_out, self.rep_in)
+
+    def penalties(self, groups: list[str]) -> Tensor:
+        """(G,) the penalties of all ``groups`` at once (:mod:`lps.soft.batched`)."""
+        proj = layer_projector(groups, self.rep_out, self.rep_in, self.weight.dtype,
+                               self.weight.device)  # fmt: skip
+        return proj.penalties(self.weight, self.bias)
 
     @torch.no_grad()
     def project_(self, group: Group | str) -> RepLinear:
@@ -181,6 +188,14 @@ class SoftMLP(nn.Module):
     def penalty(self, group: Group | str) -> Tensor:
         """Sum over the linear layers of the projection penalty for ``group``."""
         return sum(lin.penalty(group) for lin in self.linears())
+
+    def penalties(self, groups: list[str]) -> dict[str, Tensor]:
+        """``{group: penalty}`` for all ``groups``, computed together (one matmul per block
+        type pair and layer); equal to :meth:`penalty` per group."""
+        if not groups:
+            return {}
+        total = sum(lin.penalties(list(groups)) for lin in self.linears())
+        return {g: total[i] for i, g in enumerate(groups)}
 
     @torch.no_grad()
     def project_(self, group: Group | str) -> SoftMLP:

@@ -1,0 +1,179 @@
+"""The soft-equivariance table: every variant x model x seed, one command, JSON + markdown.
+
+    python scripts/soft_table.py --variants inertia:0.9:z,inertia:0.3:z --seeds 1 \
+        --out runs/soft_table
+
+A variant is ``inertia:EPS:AXIS`` or ``cossim:EPS:BREAKS``. Models (all the same
+:class:`~lps.soft.SoftMLP`, the same data, seed and schedule):
+
+- ``soft``: the candidate groups' projection penalties with self-tuning strengths;
+- ``mlp``: every strength pinned to 0 (a free MLP);
+- ``strict``: every strength 0, the layers projected onto O(3) (SO(3) x Scale for CosSim)
+  at the start and after every optimizer step;
+- ``oracle``: the same, projected onto the group the target is exactly equivariant to
+  (inertia: O(2)_axis, or O(3) at eps 0; CosSim: SO(3) x Scale, SO(3) when scale is broken,
+  Scale when rotation is broken, none when both are).
+
+Runs go two at a time (``--jobs``), one thread each. Writes ``OUT.json`` (every run) and
+``OUT.md`` (per variant: ground-truth relative equivariance errors and discovered strengths
+per candidate group, test MSE per model, mean ± std over seeds), and checks the issue's
+targets (strength ranking vs. ground-truth ranking; soft below mlp and strict; soft within
+1.25x of the oracle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+GROUPS = {
+    "inertia": ("O(3)", "O(2)_x", "O(2)_y", "O(2)_z"),
+    "cossim": ("SO(3) x Scale", "SO(3)", "Scale"),
+}
+STRICT = {"inertia": "O(3)", "cossim": "SO(3) x Scale"}
+COSSIM_ORACLE = {"none": "SO(3) x Scale", "scale": "SO(3)", "rotation": "Scale", "both": None}
+
+
+def parse_variant(text: str) -> dict:
+    data, eps, extra = text.split(":")
+    if data == "inertia":
+        return {"data": data, "eps": float(eps), "axis": extra}
+    if data == "cossim":
+        return {"data": data, "eps": float(eps), "breaks": extra}
+    raise ValueError(f"variant {text!r}: expected inertia:EPS:AXIS or cossim:EPS:BREAKS")
+
+
+def oracle_group(v: dict) -> str | None:
+    if v["data"] == "inertia":
+        return "O(3)" if v["eps"] == 0 else f"O(2)_{v['axis']}"
+    return COSSIM_ORACLE[v["breaks"]] if v["eps"] else "SO(3) x Scale"
+
+
+def _job(args: tuple) -> dict:
+    import torch
+
+    from lps.experiments.soft import run_soft_variant
+
+    torch.set_num_threads(1)
+    name, variant, model, seed, kw = args
+    groups = GROUPS[variant["data"]]
+    off = {g: 0.0 for g in groups}
+    project = {"strict": STRICT[variant["data"]], "oracle": oracle_group(variant)}.get(model)
+    pinned = None if model == "soft" else off
+    res = run_soft_variant(
+        **variant, groups=groups, pinned=pinned, project=project, seed=seed, **kw
+    )
+    res.update(name=name, model=model)
+    print(f"{name} {model} seed {seed}: mse {res['test_mse']:.4g} ({res['seconds']:.0f} s)")
+    return res
+
+
+def _ms(xs: list[float]) -> str:
+    if len(xs) == 1:
+        return f"{xs[0]:.4g}"
+    return f"{statistics.mean(xs):.4g} ± {statistics.stdev(xs):.2g}"
+
+
+def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
+    lines, checks = [], {}
+    for name in dict.fromkeys(r["name"] for r in runs):
+        rs = [r for r in runs if r["name"] == name]
+        soft = [r for r in rs if r["model"] == "soft"]
+        groups = rs[0]["groups"]
+        lines += [f"### {name}", "", "| | " + " | ".join(groups) + " |"]
+        lines.append("| --- " * (len(groups) + 1) + "|")
+        first = [r for r in rs if r["model"] == rs[0]["model"]]  # one run per seed
+        truth = {g: [r["true_rel_equiv_error"][g] for r in first] for g in groups}
+        lines.append("| ground-truth rel. equivariance error | "
+                     + " | ".join(_ms(truth[g]) for g in groups) + " |")  # fmt: skip
+        if soft:
+            lam = {g: [r["strengths"][g] for r in soft] for g in groups}
+            row = " | ".join(_ms(lam[g]) for g in groups)
+            lines.append(f"| discovered strength | {row} |")
+        lines += ["", "| model | val MSE | test MSE | seconds |", "| --- | --- | --- | --- |"]
+        mse = {}
+        for m in models:
+            sel = [r for r in rs if r["model"] == m]
+            if sel:
+                mse[m] = [r["test_mse"] for r in sel]
+                secs = f"{statistics.mean(r['seconds'] for r in sel):.0f}"
+                val = _ms([r["history"][-1]["val_mse"] for r in sel])
+                lines.append(f"| {m} | {val} | {_ms(mse[m])} | {secs} |")
+        lines.append("")
+        c = {}
+        if soft:
+            t = {g: statistics.mean(truth[g]) for g in groups}
+            ls = {g: statistics.mean(lam[g]) for g in groups}
+            # pairs whose ground-truth errors differ by > 1.5x must be ordered the other
+            # way round by their strengths (near-equal errors, e.g. O(2)_x and O(2)_y on a
+            # z-axis variant, have no ranking to recover)
+            pairs = [(a, b) for a in groups for b in groups if t[a] * 1.5 < t[b]]
+            c["ranking_matches"] = all(ls[a] > ls[b] for a, b in pairs)
+            exact = min(groups, key=lambda g: t[g])
+            c["largest_strength_on_exact_group"] = max(groups, key=lambda g: ls[g]) == exact
+            s = statistics.mean(mse["soft"])
+            for m in ("mlp", "strict"):
+                if m in mse:
+                    c[f"soft_below_{m}"] = s < statistics.mean(mse[m])
+            if "oracle" in mse:
+                c["soft_over_oracle"] = s / statistics.mean(mse["oracle"])
+                c["soft_within_1.25x_oracle"] = c["soft_over_oracle"] <= 1.25
+        checks[name] = c
+        lines += [f"targets: `{json.dumps(c)}`", ""]
+    return "\n".join(lines), checks
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--variants", default="inertia:0.9:z", help="comma-separated variants")
+    p.add_argument("--models", default="soft,mlp,strict,oracle")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=300)
+    # init 10, T = 25 epochs: chosen on the validation MSE of inertia 0.9 z among (100, 75),
+    # (100, 25), (10, 25), (10, 10), (1, 25), keeping the largest strength on O(2)_z
+    p.add_argument("--adjust-at", type=int, default=25, help="adjustment epoch T")
+    p.add_argument("--init", type=float, default=10.0, help="initial strength")
+    p.add_argument("--power", type=float, default=2.0, help="adjustment exponent p")
+    p.add_argument("--render", default="", help="only re-render the tables of this JSON")
+    p.add_argument("--sizes", default="1000,1000,1000", help="train,val,test sizes")
+    p.add_argument("--hidden", default="16x0e + 8x1o@1 + 4x0e@2 + 4x1e@2 + 4x2e@2")
+    p.add_argument("--jobs", type=int, default=2, help="parallel runs (1: in this process)")
+    p.add_argument("--out", default="runs/soft_table")
+    args = p.parse_args(argv)
+    models = args.models.split(",")
+    sizes = tuple(int(x) for x in args.sizes.split(","))
+    if args.render:
+        runs = json.loads(Path(args.render).read_text())["runs"]
+        md, checks = table(runs, models)
+        print(md)
+        return {"runs": runs, "checks": checks}
+    kw = {"epochs": args.epochs, "adjust_at": args.adjust_at, "sizes": sizes}
+    kw.update(hidden=args.hidden, init=args.init, power=args.power)
+    jobs = [
+        (name, parse_variant(name), m, seed, kw)
+        for name in args.variants.split(",")
+        for seed in range(args.seeds)
+        for m in models
+    ]
+    start = time.perf_counter()
+    if args.jobs == 1:
+        runs = [_job(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            runs = list(pool.map(_job, jobs))
+    md, checks = table(runs, models)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = {"runs": runs, "checks": checks, "seconds": time.perf_counter() - start}
+    out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2))
+    out.with_name(out.name + ".md").write_text(md)
+    print(md)
+    return result
+
+
+if __name__ == "__main__":
+    main()
