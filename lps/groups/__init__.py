@@ -70,7 +70,9 @@ def list_groups() -> list[str]:
 
 
 register_group("S_n")(Permutation)
+register_group("C2")(lambda: ImageRotation(2))
 register_group("C4")(lambda: ImageRotation(4))
+register_group("C8")(lambda: ImageRotation(8))
 register_group("image-SO(2)")(lambda: ImageRotation(None))
 register_group("O(d)")(lambda d: Orthogonal(d))
 register_group("SO(d)")(lambda d: Orthogonal(d, special=True))
@@ -92,7 +94,9 @@ GROUP_NAMES = (
     "S_n x SO(3)",
     "S_n x E(3)",
     "S_n x SE(3)",
+    "C2",
     "C4",
+    "C8",
     "image-SO(2)",
     "O(2)_x",
     "O(2)_y",

@@ -25,10 +25,12 @@ from lps.samplers.base import (
 from lps.samplers.frame import FrameNoise, FrameSampler
 from lps.samplers.haar import HaarSampler
 from lps.samplers.learned import LearnedPermutationSampler, dense_edge_index, repeat_edge_index
+from lps.samplers.learned_image import LearnedImageSampler
 from lps.samplers.learned_rigid import LearnedRigidSampler
 from lps.samplers.relax import scores_to_perm, sinkhorn, sinkhorn_log, softsort, sort_scores
 from lps.samplers.settings import (
     FrameArgs,
+    ImageSamplerArgs,
     NoArgs,
     PermSamplerArgs,
     RigidSamplerArgs,
@@ -41,6 +43,8 @@ __all__ = [
     "FrameNoise",
     "FrameSampler",
     "HaarSampler",
+    "ImageSamplerArgs",
+    "LearnedImageSampler",
     "LearnedPermutationSampler",
     "LearnedRigidSampler",
     "PermSamplerArgs",
@@ -107,6 +111,8 @@ def sampler_settings(name: str, group: str | Group) -> type:
     sampler registered by a user, which validates its own arguments)."""
     group = get_group(group)
     if name in ("learned", "canonical"):
+        if group.kind == "image_rotation":
+            return ImageSamplerArgs
         return PermSamplerArgs if group.kinds == ("permutation",) else RigidSamplerArgs
     return {"haar": NoArgs, "frame": FrameArgs}.get(name, NoArgs)
 
@@ -196,6 +202,11 @@ def _learned_builder(canonical: bool) -> SamplerBuilder:
             return (total_channels(specs, ftype, chosen) if known else None), chosen
 
         kinds = set(group.kinds)
+        if kinds == {"image_rotation"}:
+            in_ch, fields = channels(FieldType.IMAGE, args.get("image_fields"))
+            size = _size(what, "in_channels", args, in_ch, fields)
+            settings = parse_args(ImageSamplerArgs, args, what)
+            return LearnedImageSampler(group, size, canonical=canonical, **vars(settings))
         if kinds == {"permutation"}:
             in_dim, fields = channels(FieldType.NODE, args.get("node_fields"))
             size = _size(what, "in_dim", args, in_dim, fields)

@@ -101,6 +101,34 @@ class RigidSamplerArgs(RelaxArgs):
 
 
 @dataclass(frozen=True)
+class ImageSamplerArgs:
+    """The learned image sampler (C_n, image-SO(2)): CNN width ``hidden`` and depth ``layers``,
+    ``noise_dim`` invariant noise channels of scale ``noise_scale``, the C_n softmax
+    temperature ``tau``, the number of ``orientations`` of the SO(2) lifting (a multiple of
+    4), the image inputs it reads (``image_fields``, default all), and the network ``dtype``."""
+
+    hidden: int = 16
+    layers: int = 2
+    noise_dim: int = 4
+    noise_scale: float = 1.0
+    tau: float = 1.0
+    orientations: int = 16
+    image_fields: list[str] | None = None
+    dtype: torch.dtype = torch.float32
+
+    def __post_init__(self):
+        _positive_int("hidden", self.hidden)
+        _positive_int("layers", self.layers)
+        _positive_int("noise_dim", self.noise_dim, minimum=0)
+        _positive("noise_scale", self.noise_scale)
+        _positive("tau", self.tau)
+        _positive_int("orientations", self.orientations, minimum=4)
+        if self.orientations % 4:
+            raise ValueError(f"orientations must be a multiple of 4, got {self.orientations}")
+        _check_dtype(self.dtype)
+
+
+@dataclass(frozen=True)
 class FrameArgs:
     """Frame averaging: ``tie_tol`` relative eigenvalue gap under which eigenvalues tie,
     ``num_eigvecs`` Laplacian eigenvectors as S_n sort keys, the ``adjacency_field``.

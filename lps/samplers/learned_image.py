@@ -1,0 +1,234 @@
+"""The learned image sampler for C_n (n in 2, 4, 8) and image-SO(2): a small C_n-equivariant
+CNN that maps an image plus invariant noise to a rotation.
+
+Network (plain torch, no e2cnn/escnn):
+
+1. Lifting: a shared CNN (3x3 convolutions, ReLU, 2x2 average pooling, global mean pooling)
+   runs on the ``n`` rotated copies ``rot(-2 pi j / n) . x``, giving features ``F_j`` (M, n, C).
+   This is the lifting group convolution followed by invariant pooling, written by turning
+   the input instead of the filters, so any CNN works and for C_2/C_4 the copies are exact
+   pixel permutations: ``F_j(rot_m . x) = F_{j - m}(x)`` bit for bit.
+2. C_n group convolutions: circular convolutions over the orientation axis, on ``F`` and the
+   invariant noise ``z`` broadcast over orientations, giving one logit per rotation (M, n).
+3. Output. C_n: the element ``2 pi j* / n`` with ``j* = argmax(logits / tau + gumbel)``, and a
+   straight-through softmax (``Angle.soft``) for the gradient. image-SO(2): the equivariant
+   2-vector ``v = sum_j logits_j (cos, sin)(2 pi j / n)`` (the logits' first Fourier
+   coefficient) and the angle ``atan2(v)``
+   (equivariant exactly for turns by ``2 pi / n``, up to resampling between them).
+
+Noise: invariant Gaussian ``z`` (M, noise_dim), untouched by rotations, and for C_n a Gumbel
+vector (M, n) that turns with the input (rolled by ``m`` for ``rot_m``), so in coupled-noise
+mode one sample is exactly equivariant. ``canonical=True`` zeroes both (deterministic, k = 1).
+
+Partial symmetrization: :meth:`LearnedImageSampler.set_levels` gives a per-input level
+function ``x -> theta(x)`` (radians, (B,), in [0, pi]); each sample ``g`` is then the canonical
+rotation composed with a uniform turn within ``[-theta(x), theta(x)]`` (:mod:`lps.levels`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lps.fields import FieldType
+from lps.groups import Angle, Group
+from lps.groups.image import rotate_image
+from lps.samplers.base import Sampler, SamplerOutput, UnsupportedGroupError, repeat_rows
+
+#: Audit tolerance of the learned sampler for C8 and image-SO(2). Its rotated copies are
+#: resampled, so the logits of ``h . x`` match the turned logits of ``x`` only approximately:
+#: the SO(2) angle moves by a fraction of a degree, and a near-tie of two C8 logits can flip
+#: (``lps check`` measures 0.01-0.08 for SO(2), up to 0.22 for a C8 near-tie at scale 1e3;
+#: see docs/images.md). C2 and C4 are exact (0 error).
+INEXACT_TOLERANCE = 0.25
+
+
+class RotatedCNN(nn.Module):
+    """Features (M, n, hidden) of the ``n`` rotated copies of (M, C, H, W) images."""
+
+    def __init__(self, in_channels: int, hidden: int, layers: int):
+        super().__init__()
+        convs, c = [], in_channels
+        for _ in range(layers):
+            convs.append(nn.Conv2d(c, hidden, 3, padding=1))
+            c = hidden
+        self.convs = nn.ModuleList(convs)
+
+    def forward(self, x: Tensor, n: int) -> Tensor:
+        m = x.shape[0]
+        turns = [
+            rotate_image(x, torch.full((m,), -2 * math.pi * j / n, dtype=x.dtype, device=x.device))
+            for j in range(n)
+        ]
+        h = torch.stack(turns, 1).flatten(0, 1)  # (M * n, C, H, W), orientation-minor
+        for conv in self.convs:
+            h = F.relu(conv(h))
+            if h.shape[-1] >= 8:
+                h = F.avg_pool2d(h, 2)
+        return h.mean((-2, -1)).view(m, n, -1)
+
+
+class LearnedImageSampler(Sampler):
+    """C_n / image-SO(2) sampler: rotated-copy CNN, C_n group convolutions, invariant noise.
+
+    Args:
+        group: ``C2``, ``C4``, ``C8`` or ``image-SO(2)``.
+        in_channels: total channels of the image inputs it reads.
+        hidden: CNN width; layers: CNN depth; noise_dim: invariant noise channels.
+        tau: softmax temperature of the C_n logits; orientations: n of the lifting for
+            image-SO(2) (a multiple of 4, so quarter turns are exact).
+        canonical: zero noise, one deterministic sample.
+        image_fields: the image inputs it reads (default: all).
+        dtype: network dtype (fp32 default: the rotated copies are exact permutations, so
+            the scores of ``rot_m . x`` are bitwise those of ``x``).
+    """
+
+    def __init__(
+        self,
+        group: Group,
+        in_channels: int,
+        hidden: int = 16,
+        layers: int = 2,
+        noise_dim: int = 4,
+        noise_scale: float = 1.0,
+        tau: float = 1.0,
+        orientations: int = 16,
+        canonical: bool = False,
+        image_fields: list[str] | None = None,
+        dtype: torch.dtype = torch.float32,
+    ):
+        super().__init__(group)
+        if group.kind != "image_rotation":
+            raise UnsupportedGroupError(
+                f"LearnedImageSampler needs an image rotation group (C2, C4, C8, image-SO(2)), "
+                f"got {group.name}"
+            )
+        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f"in_channels must be a positive integer, got {in_channels!r}")
+        self.order = group.order
+        self.n = group.order if group.order is not None else orientations
+        if group.order is None and orientations % 4:
+            raise ValueError(f"orientations must be a multiple of 4, got {orientations}")
+        self.in_channels, self.noise_dim, self.noise_scale = in_channels, noise_dim, noise_scale
+        self.tau, self.image_fields = tau, image_fields
+        self.deterministic = canonical
+        self.cnn = RotatedCNN(in_channels, hidden, layers)
+        self.mix = nn.Conv1d(hidden + noise_dim, hidden, 3, padding=1, padding_mode="circular")
+        self.head = nn.Conv1d(hidden, 1, 3, padding=1, padding_mode="circular")
+        self.level_fn: Callable[[Tensor], Tensor] | None = None
+        if not group.grid_exact:
+            self.inexact_tolerance = (INEXACT_TOLERANCE, "learned turns from resampled copies")
+        self.to(dtype)
+
+    def set_levels(self, level_fn: Callable[[Tensor], Tensor] | None) -> None:
+        """Partial mode: ``level_fn`` maps the (B, C, H, W) image to its level theta (B,),
+        a half-width in radians in [0, pi]; samples turn uniformly within +-theta around the
+        canonical pose. None restores full symmetrization."""
+        self.level_fn = level_fn
+
+    # Inputs --------------------------------------------------------------------------------
+
+    def image(self, inputs: dict[str, Tensor], types: dict[str, FieldType]) -> Tensor:
+        """(B, C, H, W): the image inputs it reads, concatenated along channels, checked."""
+        names = self.image_fields or [n for n, t in types.items() if t == FieldType.IMAGE]
+        if not names:
+            raise ValueError(f"{self.group.name} learned sampler: no input of type 'image'")
+        for name in names:
+            x = inputs[name]
+            if x.dim() != 4 or x.shape[-1] != x.shape[-2]:
+                raise ValueError(
+                    f"field {name!r}: the {self.group.name} sampler needs square images "
+                    f"(B, C, H, W) with H == W, got {tuple(x.shape)}"
+                )
+        x = torch.cat([inputs[n] for n in names], 1)
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"fields {names}: the {self.group.name} sampler was built for {self.in_channels} "
+                f"image channel(s), got {x.shape[1]} (shape {tuple(x.shape)})"
+            )
+        return x
+
+    # Noise ---------------------------------------------------------------------------------
+
+    def sample_noise(self, inputs, types, mask, k, generator=None) -> tuple[Tensor, Tensor]:
+        """Invariant Gaussian noise (B * k, noise_dim) and Gumbel noise (B * k, n) (zero when
+        canonical), plus (B * k,) uniforms for the partial mode."""
+        x = self.image(inputs, types)
+        m, dev = x.shape[0] * k, x.device
+        z = self.noise_scale * torch.randn(m, self.noise_dim, device=dev, generator=generator)
+        u = torch.rand(m, self.n, device=dev, generator=generator).clamp(1e-9, 1 - 1e-9)
+        gumbel = -torch.log(-torch.log(u))
+        if self.deterministic or self.order is None:
+            gumbel = torch.zeros_like(gumbel)
+        if self.deterministic:
+            z = torch.zeros_like(z)
+        partial = torch.rand(m, device=dev, generator=generator) - 0.5
+        return z, gumbel, partial
+
+    def transform_noise(self, h: Angle, noise, k):
+        z, gumbel, partial = noise
+        if self.order is None:
+            return z, gumbel, partial
+        shift = repeat_rows(self.group.index(h), k)  # rot_m . x shifts the logits by m
+        idx = (torch.arange(self.n, device=gumbel.device)[None] - shift[:, None]) % self.n
+        return z, torch.gather(gumbel, 1, idx), partial
+
+    # Sampling ------------------------------------------------------------------------------
+
+    def logits(self, x: Tensor, z: Tensor, k: int) -> Tensor:
+        """(B * k, n) logits of the rotations ``2 pi j / n`` for images (B, ...) and noise z."""
+        dtype = next(self.parameters()).dtype
+        x = x.to(dtype)
+        # Divide by the root-mean-square pixel value (an invariant): the same logits in any units.
+        rms = x.pow(2).mean((1, 2, 3), keepdim=True).sqrt()
+        x = x / torch.where(rms > 0, rms, torch.ones_like(rms))
+        feats = self.cnn(x, self.n)  # (B, n, hidden), shared by the k samples
+        feats = repeat_rows(feats, k)
+        zz = z.to(dtype)[:, None, :].expand(-1, self.n, -1)
+        h = torch.cat([feats, zz], -1).transpose(1, 2)  # (M, C, n)
+        return self.head(F.relu(self.mix(h))).squeeze(1)
+
+    def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
+        z, gumbel, partial = noise
+        x = self.image(inputs, types)
+        logits = self.logits(x, z, k).float()
+        diag: dict[str, Tensor] = {}
+        if self.order is not None:
+            y = logits / self.tau + gumbel.float()
+            j = torch.argmax(y, -1)
+            soft = torch.softmax(y, -1)
+            g = self.group.from_index(j)
+            if torch.is_grad_enabled() and soft.requires_grad:
+                g = Angle(g.angle, soft)
+            ent = -(soft * soft.clamp_min(1e-12).log()).sum(-1).mean()
+            diag["entropy"] = ent.detach()
+        else:
+            w = logits - logits.mean(-1, keepdim=True)  # first Fourier coefficient of the logits
+            theta = torch.arange(self.n, device=x.device, dtype=w.dtype) * (2 * math.pi / self.n)
+            vec = torch.stack([(w * theta.cos()).sum(-1), (w * theta.sin()).sum(-1)], -1)
+            g = Angle(torch.remainder(torch.atan2(vec[:, 1], vec[:, 0]), 2 * math.pi))
+            diag["vector_norm"] = vec.norm(dim=-1).mean().detach()
+        if self.level_fn is not None:
+            g = self._partial(g, x, partial, k)
+        return SamplerOutput(g, diagnostics=diag)
+
+    def _partial(self, g: Angle, x: Tensor, partial: Tensor, k: int) -> Angle:
+        """The canonical rotation composed with a uniform turn in +-theta(x) (radians)."""
+        level = self.level_fn(x).to(g.angle.dtype).view(-1)
+        if level.shape[0] != x.shape[0]:
+            raise ValueError(f"level function returned {tuple(level.shape)} for batch {x.shape[0]}")
+        if bool((level < 0).any()) or bool((level > math.pi + 1e-6).any()):
+            bad = level[(level < 0) | (level > math.pi + 1e-6)][0]
+            raise ValueError(
+                f"level function must return levels in [0, pi] radians ([0, 180] degrees), "
+                f"got {float(bad):.4g}"
+            )
+        turn = 2 * repeat_rows(level, k) * partial.to(level.dtype)
+        if self.order is not None:  # C_n: the nearest allowed turn
+            turn = torch.round(turn / self.group.step) * self.group.step
+        angle = torch.remainder(g.angle + turn, 2 * math.pi)
+        return Angle(angle)  # no straight-through here: the canonicalizer is trained first
