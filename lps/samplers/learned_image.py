@@ -3,8 +3,9 @@ CNN that maps an image plus invariant noise to a rotation.
 
 Network (plain torch, no e2cnn/escnn):
 
-1. Lifting: a shared CNN (3x3 convolutions, ReLU, 2x2 average pooling, global mean pooling)
-   runs on the ``n`` rotated copies ``rot(-2 pi j / n) . x``, giving features ``F_j`` (M, n, C).
+1. Lifting: a shared CNN (3x3 convolutions, ReLU, 2x2 average pooling, a 4 x 4 pooled map
+   and a linear layer) runs on the ``n`` rotated copies ``rot(-2 pi j / n) . x``, giving
+   features ``F_j`` (M, n, C).
    This is the lifting group convolution followed by invariant pooling, written by turning
    the input instead of the filters, so any CNN works and for C_2/C_4 the copies are exact
    pixel permutations: ``F_j(rot_m . x) = F_{j - m}(x)`` bit for bit.
@@ -12,8 +13,8 @@ Network (plain torch, no e2cnn/escnn):
    invariant noise ``z`` broadcast over orientations, giving one logit per rotation (M, n).
 3. Output. C_n: the element ``2 pi j* / n`` with ``j* = argmax(logits / tau + gumbel)``, and a
    straight-through softmax (``Angle.soft``) for the gradient. image-SO(2): the equivariant
-   2-vector ``v = sum_j logits_j (cos, sin)(2 pi j / n)`` (the logits' first Fourier
-   coefficient) and the angle ``atan2(v)``
+   2-vector ``v = sum_j softmax(logits / tau)_j (cos, sin)(2 pi j / n)`` and the angle
+   ``atan2(v)``
    (equivariant exactly for turns by ``2 pi / n``, up to resampling between them).
 
 Noise: invariant Gaussian ``z`` (M, noise_dim), untouched by rotations, and for C_n a Gumbel
@@ -48,28 +49,48 @@ INEXACT_TOLERANCE = 0.25
 
 
 class RotatedCNN(nn.Module):
-    """Features (M, n, hidden) of the ``n`` rotated copies of (M, C, H, W) images."""
+    """Features (M, n, hidden) of the ``n`` rotated copies of (M, C, H, W) images.
 
-    def __init__(self, in_channels: int, hidden: int, layers: int):
+    3x3 convolutions (ReLU, 2x2 average pooling while the side is >= 8), then adaptive
+    average pooling to 4 x 4 and a linear layer: the features keep *where* strokes are, so
+    an upright 9 and an upside-down one (a 6) get different logits.
+    """
+
+    def __init__(
+        self, in_channels: int, hidden: int, layers: int, pool: int = 1, blur: float = 0.0
+    ):
         super().__init__()
+        self.pool = pool
+        kernel = None
+        if blur > 0:  # a 5 x 5 Gaussian: symmetric under quarter turns and reflections
+            r = torch.arange(-2, 3, dtype=torch.float32)
+            g = torch.exp(-(r[:, None] ** 2 + r[None] ** 2) / (2 * blur**2))
+            kernel = (g / g.sum()).expand(in_channels, 1, 5, 5).clone()
+        self.register_buffer("kernel", kernel)
         convs, c = [], in_channels
         for _ in range(layers):
             convs.append(nn.Conv2d(c, hidden, 3, padding=1))
             c = hidden
         self.convs = nn.ModuleList(convs)
+        self.out = nn.Linear(hidden * 16, hidden)
 
     def forward(self, x: Tensor, n: int) -> Tensor:
         m = x.shape[0]
+        if self.kernel is not None:  # the same blur for every copy, the resampled ones too
+            x = F.conv2d(x, self.kernel.to(x.dtype), padding=2, groups=x.shape[1])
         turns = [
             rotate_image(x, torch.full((m,), -2 * math.pi * j / n, dtype=x.dtype, device=x.device))
             for j in range(n)
         ]
         h = torch.stack(turns, 1).flatten(0, 1)  # (M * n, C, H, W), orientation-minor
+        if self.pool > 1:  # after turning: the pooling hides the interpolation's blur
+            h = F.avg_pool2d(h, self.pool)
         for conv in self.convs:
             h = F.relu(conv(h))
             if h.shape[-1] >= 8:
                 h = F.avg_pool2d(h, 2)
-        return h.mean((-2, -1)).view(m, n, -1)
+        h = F.adaptive_avg_pool2d(h, 4).flatten(1)
+        return F.relu(self.out(h)).view(m, n, -1)
 
 
 class LearnedImageSampler(Sampler):
@@ -83,6 +104,10 @@ class LearnedImageSampler(Sampler):
             image-SO(2) (a multiple of 4, so quarter turns are exact).
         canonical: zero noise, one deterministic sample.
         image_fields: the image inputs it reads (default: all).
+        pool: average-pool each turned copy by this factor before the CNN (sides must be
+            divisible by it: aligned blocks keep quarter turns exact); 2 makes the network
+            4x cheaper and hides most of the resampling blur of the non-quarter turns (a
+            network can otherwise tell the sharp quarter-turn copies from the blurred ones).
         dtype: network dtype (fp32 default: the rotated copies are exact permutations, so
             the scores of ``rot_m . x`` are bitwise those of ``x``).
     """
@@ -99,6 +124,7 @@ class LearnedImageSampler(Sampler):
         orientations: int = 16,
         canonical: bool = False,
         image_fields: list[str] | None = None,
+        pool: int = 1,
         dtype: torch.dtype = torch.float32,
     ):
         super().__init__(group)
@@ -114,9 +140,11 @@ class LearnedImageSampler(Sampler):
         if group.order is None and orientations % 4:
             raise ValueError(f"orientations must be a multiple of 4, got {orientations}")
         self.in_channels, self.noise_dim, self.noise_scale = in_channels, noise_dim, noise_scale
-        self.tau, self.image_fields = tau, image_fields
-        self.deterministic = canonical
-        self.cnn = RotatedCNN(in_channels, hidden, layers)
+        self.tau, self.image_fields, self.pool = tau, image_fields, pool
+        self.deterministic = self.canonical = canonical
+        # Resampled turns blur: blur every copy first so that the network cannot tell the
+        # sharp quarter-turn copies from the others (a shortcut it otherwise learns).
+        self.cnn = RotatedCNN(in_channels, hidden, layers, pool, 0.0 if group.grid_exact else 1.0)
         self.mix = nn.Conv1d(hidden + noise_dim, hidden, 3, padding=1, padding_mode="circular")
         self.head = nn.Conv1d(hidden, 1, 3, padding=1, padding_mode="circular")
         self.level_fn: Callable[[Tensor], Tensor] | None = None
@@ -127,8 +155,10 @@ class LearnedImageSampler(Sampler):
     def set_levels(self, level_fn: Callable[[Tensor], Tensor] | None) -> None:
         """Partial mode: ``level_fn`` maps the (B, C, H, W) image to its level theta (B,),
         a half-width in radians in [0, pi]; samples turn uniformly within +-theta around the
-        canonical pose. None restores full symmetrization."""
+        canonical pose, so the sampler is no longer deterministic (k samples). None restores
+        full symmetrization (and a canonical sampler's single deterministic sample)."""
         self.level_fn = level_fn
+        self.deterministic = self.canonical and level_fn is None
 
     # Inputs --------------------------------------------------------------------------------
 
@@ -145,6 +175,11 @@ class LearnedImageSampler(Sampler):
                     f"(B, C, H, W) with H == W, got {tuple(x.shape)}"
                 )
         x = torch.cat([inputs[n] for n in names], 1)
+        if x.shape[-1] % self.pool:
+            raise ValueError(
+                f"fields {names}: image side {x.shape[-1]} is not divisible by the sampler's "
+                f"pool={self.pool}"
+            )
         if x.shape[1] != self.in_channels:
             raise ValueError(
                 f"fields {names}: the {self.group.name} sampler was built for {self.in_channels} "
@@ -162,9 +197,9 @@ class LearnedImageSampler(Sampler):
         z = self.noise_scale * torch.randn(m, self.noise_dim, device=dev, generator=generator)
         u = torch.rand(m, self.n, device=dev, generator=generator).clamp(1e-9, 1 - 1e-9)
         gumbel = -torch.log(-torch.log(u))
-        if self.deterministic or self.order is None:
+        if self.canonical or self.order is None:
             gumbel = torch.zeros_like(gumbel)
-        if self.deterministic:
+        if self.canonical:
             z = torch.zeros_like(z)
         partial = torch.rand(m, device=dev, generator=generator) - 0.5
         return z, gumbel, partial
@@ -192,6 +227,15 @@ class LearnedImageSampler(Sampler):
         h = torch.cat([feats, zz], -1).transpose(1, 2)  # (M, C, n)
         return self.head(F.relu(self.mix(h))).squeeze(1)
 
+    def vector(self, logits: Tensor) -> Tensor:
+        """(M, 2) the equivariant 2-vector ``sum_j softmax(logits / tau)_j (cos, sin)(2 pi j
+        / n)`` (image-SO(2)). The softmax picks the main peak: the plain first Fourier
+        coefficient of the logits cancels out for two peaks half a turn apart (an upright
+        digit and its upside-down copy score alike early in training)."""
+        w = torch.softmax(logits / self.tau, -1)
+        theta = torch.arange(self.n, device=w.device, dtype=w.dtype) * (2 * math.pi / self.n)
+        return torch.stack([(w * theta.cos()).sum(-1), (w * theta.sin()).sum(-1)], -1)
+
     def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
         z, gumbel, partial = noise
         x = self.image(inputs, types)
@@ -207,9 +251,7 @@ class LearnedImageSampler(Sampler):
             ent = -(soft * soft.clamp_min(1e-12).log()).sum(-1).mean()
             diag["entropy"] = ent.detach()
         else:
-            w = logits - logits.mean(-1, keepdim=True)  # first Fourier coefficient of the logits
-            theta = torch.arange(self.n, device=x.device, dtype=w.dtype) * (2 * math.pi / self.n)
-            vec = torch.stack([(w * theta.cos()).sum(-1), (w * theta.sin()).sum(-1)], -1)
+            vec = self.vector(logits)
             g = Angle(torch.remainder(torch.atan2(vec[:, 1], vec[:, 0]), 2 * math.pi))
             diag["vector_norm"] = vec.norm(dim=-1).mean().detach()
         if self.level_fn is not None:
@@ -218,7 +260,11 @@ class LearnedImageSampler(Sampler):
 
     def _partial(self, g: Angle, x: Tensor, partial: Tensor, k: int) -> Angle:
         """The canonical rotation composed with a uniform turn in +-theta(x) (radians)."""
-        level = self.level_fn(x).to(g.angle.dtype).view(-1)
+        fn, self.level_fn = self.level_fn, None  # the level may call this sampler's psi
+        try:
+            level = fn(x).to(g.angle.dtype).view(-1)
+        finally:
+            self.level_fn = fn
         if level.shape[0] != x.shape[0]:
             raise ValueError(f"level function returned {tuple(level.shape)} for batch {x.shape[0]}")
         if bool((level < 0).any()) or bool((level > math.pi + 1e-6).any()):

@@ -105,7 +105,8 @@ class ImageSamplerArgs:
     """The learned image sampler (C_n, image-SO(2)): CNN width ``hidden`` and depth ``layers``,
     ``noise_dim`` invariant noise channels of scale ``noise_scale``, the C_n softmax
     temperature ``tau``, the number of ``orientations`` of the SO(2) lifting (a multiple of
-    4), the image inputs it reads (``image_fields``, default all), and the network ``dtype``."""
+    4), the image inputs it reads (``image_fields``, default all), an average ``pool`` factor
+    applied first, and the network ``dtype``."""
 
     hidden: int = 16
     layers: int = 2
@@ -114,6 +115,7 @@ class ImageSamplerArgs:
     tau: float = 1.0
     orientations: int = 16
     image_fields: list[str] | None = None
+    pool: int = 1
     dtype: torch.dtype = torch.float32
 
     def __post_init__(self):
@@ -125,6 +127,7 @@ class ImageSamplerArgs:
         _positive_int("orientations", self.orientations, minimum=4)
         if self.orientations % 4:
             raise ValueError(f"orientations must be a multiple of 4, got {self.orientations}")
+        _positive_int("pool", self.pool)
         _check_dtype(self.dtype)
 
 
