@@ -116,12 +116,7 @@ def test_coupled_noise_equivariance(gname, sname, build_model, record_property) 
     errors = []
     for seed in (0, 1, 2):
         model, fields, mask = build_model(gname, sname, seed=seed, n_samples=2)
-        tol = FP32_TOL
-        if not get_group(gname).exact:  # bilinear resampling (and resampled learned turns)
-            tol = max(
-                get_group(gname).tolerance,
-                *(getattr(model.sampler, "inexact_tolerance", None) or (0,))[:1],
-            )
+        tol = FP32_TOL if get_group(gname).exact else get_group(gname).tolerance  # resampling
         gen = torch.Generator().manual_seed(100 + seed)
         errors.append(
             assert_equivariant(model, fields, mask, tolerance=tol, n_trials=2, generator=gen)

@@ -40,13 +40,6 @@ from lps.groups import Angle, Group
 from lps.groups.image import rotate_image
 from lps.samplers.base import Sampler, SamplerOutput, UnsupportedGroupError, repeat_rows
 
-#: Audit tolerance of the learned sampler for C8 and image-SO(2). Its rotated copies are
-#: resampled, so the logits of ``h . x`` match the turned logits of ``x`` only approximately:
-#: the SO(2) angle moves by a fraction of a degree, and a near-tie of two C8 logits can flip
-#: (``lps check`` measures 0.01-0.08 for SO(2), up to 0.22 for a C8 near-tie at scale 1e3;
-#: see docs/images.md). C2 and C4 are exact (0 error).
-INEXACT_TOLERANCE = 0.25
-
 
 class RotatedCNN(nn.Module):
     """Features (M, n, hidden) of the ``n`` rotated copies of (M, C, H, W) images.
@@ -148,8 +141,6 @@ class LearnedImageSampler(Sampler):
         self.mix = nn.Conv1d(hidden + noise_dim, hidden, 3, padding=1, padding_mode="circular")
         self.head = nn.Conv1d(hidden, 1, 3, padding=1, padding_mode="circular")
         self.level_fn: Callable[[Tensor], Tensor] | None = None
-        if not group.grid_exact:
-            self.inexact_tolerance = (INEXACT_TOLERANCE, "learned turns from resampled copies")
         self.to(dtype)
 
     def set_levels(self, level_fn: Callable[[Tensor], Tensor] | None) -> None:

@@ -110,9 +110,6 @@ def audit(
                 note = ""
                 if not group.exact:
                     tol, note = max(tol, group.tolerance or 0.0), group.note
-                    extra = getattr(model.sampler, "inexact_tolerance", None)
-                    if extra is not None:  # a sampler whose decisions resample too
-                        tol, note = max(tol, extra[0]), f"{note}; {extra[1]}"
                 err = equivariance_error(model, fields, ex.mask, n_trials=2)
                 rows.append(AuditRow(group.name, sname, err, tol, bool(err <= tol), mode, note))
     return rows
