@@ -421,7 +421,9 @@ def test_unknown_sampler_and_group() -> None:
         symmetrize(base, "S_n", {"x": "node"}, "node", sampler="mcmc")
     with pytest.raises(ValueError, match=r"unknown group 'SU\(2\)'; registered groups: .*S_n"):
         symmetrize(base, "SU(2)", {"x": "node"}, "node")
-    with pytest.raises(ValueError, match=r"sampler 'learned' for C4: there is no learned sampler"):
+    with pytest.raises(ValueError, match=r"sampler 'learned' for O\(2\)_z: there is no learned"):
+        symmetrize(base, "O(2)_z", {"x": "position"}, "position", sampler="learned")
+    with pytest.raises(ValueError, match=r"sampler 'learned' for C4 needs the channel count"):
         symmetrize(base, "C4", {"img": "image"}, "image", sampler="learned")
     with pytest.raises(ValueError, match=r"sampler 'frame': no frame is registered for group C4"):
         build_sampler("frame", "C4")

@@ -101,8 +101,8 @@ class LearnedImageSampler(Sampler):
             divisible by it: aligned blocks keep quarter turns exact); 2 makes the network
             4x cheaper and hides most of the resampling blur of the non-quarter turns (a
             network can otherwise tell the sharp quarter-turn copies from the blurred ones).
-        dtype: network dtype (fp32 default: the rotated copies are exact permutations, so
-            the scores of ``rot_m . x`` are bitwise those of ``x``).
+        dtype: network dtype (fp32 default: for C2/C4 the rotated copies are exact pixel
+            permutations, so the scores of ``rot_m . x`` are bitwise those of ``x``).
     """
 
     def __init__(

@@ -1,0 +1,69 @@
+"""Partial symmetrization on DigitsMultiple (part 2, use (c) of docs/images.md): the same
+ViT plain, fully rotation-invariant (``haar`` over image-SO(2)) and partially symmetrized
+(samples only within each input's learned level, ``SymmetryLevels.partial_sampler``)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+from torch import nn
+
+from lps.data.digits import load_digits_split
+from lps.experiments.images import ImageClassifier, ViTSettings, accuracy, make_vit
+from lps.levels import SymmetryLevels
+from lps.symmetrize import symmetrize
+
+PARTIAL_METHODS = ("plain", "full", "partial")
+
+
+def build_partial_model(method: str, s: ViTSettings, levels: SymmetryLevels) -> nn.Module:
+    """``plain`` ViT, ``full`` (haar, image-SO(2)) or ``partial`` (levels' partial sampler)."""
+    base = ImageClassifier(make_vit(s))
+    if method == "plain":
+        return base
+    if method not in PARTIAL_METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {PARTIAL_METHODS}")
+    sampler = "haar" if method == "full" else levels.partial_sampler()
+    return symmetrize(
+        base, "image-SO(2)", {"img": "image:1"}, "invariant", sampler,
+        n_samples=s.k_train, n_samples_eval=s.k_eval,
+    )  # fmt: skip
+
+
+def run_partial(method: str, s: ViTSettings, levels: SymmetryLevels, seed: int) -> dict:
+    """Train on the DigitsMultiple training split (labels), test accuracy; the levels'
+    networks are frozen (fitted without labels beforehand)."""
+    for p in levels.parameters():
+        p.requires_grad_(False)
+    torch.manual_seed(seed)
+    data = {sp: load_digits_split("multiple", sp) for sp in ("train", "test")}
+    model = build_partial_model(method, s, levels)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    x, y = data["train"]["x"], data["train"]["y"]
+    steps = s.epochs * math.ceil(len(y) / s.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, s.lr, total_steps=steps, pct_start=0.1)
+    gen = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    for _ in range(s.epochs):
+        model.train()
+        levels.eval()
+        perm = torch.randperm(len(y), generator=gen)
+        for i in range(0, len(y), s.batch_size):
+            idx = perm[i : i + s.batch_size]
+            out = model(img=x[idx])
+            logits = out.prediction if hasattr(out, "prediction") else out
+            loss = nn.functional.cross_entropy(logits, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    test = accuracy(model, data["test"]["x"], data["test"]["y"])
+    return {
+        "method": method,
+        "seed": seed,
+        "test_acc": test,
+        "train_seconds": round(time.perf_counter() - t0, 1),
+    }
