@@ -172,3 +172,17 @@ def test_bad_inputs_are_named() -> None:
     with pytest.raises(ValueError, match="needs the channel count"):
         build_sampler("learned", "C4", inputs={"img": FieldSpec.parse("image")})
     assert isinstance(build_sampler("learned", "C2", in_channels=3), LearnedImageSampler)
+
+
+def test_vit_experiment_models() -> None:
+    """The experiment's five models build and classify (B, 1, 28, 28) digits."""
+    from lps.experiments.images import ViTSettings, build_model
+
+    s = ViTSettings(embed_dim=24, depth=1, k_eval=2)
+    x = torch.rand(2, 1, 28, 28)
+    for method in ("plain", "haar", "learned", "canonical"):
+        out = build_model(method, s).eval()(img=x)
+        logits = out.prediction if hasattr(out, "prediction") else out
+        assert logits.shape == (2, 10) and torch.isfinite(logits).all()
+    with pytest.raises(ValueError, match="unknown method 'mixup'"):
+        build_model("mixup", s)
