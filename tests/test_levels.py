@@ -56,7 +56,7 @@ def test_loss_terms_and_training_step(ae) -> None:
     x = digits_like(32)
     out = ae(x)
     assert out["recon"].shape == x.shape and out["embedding"].shape == (32, 32)
-    assert torch.isfinite(out["loss"]) and float(out["penalty"]) >= 0
+    assert torch.isfinite(out["loss"]) and float(out["penalty"].detach()) >= 0
     torch.manual_seed(0)
     model = InvariantEquivariantAE(hidden=8, sampler_hidden=8)
     hist = train_autoencoder(model, x, epochs=4, batch_size=16, lr=3e-3)
