@@ -89,6 +89,7 @@ def render(runs: list[dict], device: str, command: str) -> tuple[str, dict]:
                 entry["share_target"] = TARGET_SHARE[t][0]
                 entry["share_met"] = TARGET_SHARE[t][1](shares)
             targets[f"{t}/{ml}"] = entry
+    lines += readout_lines(runs)
     lines += ["", "Targets (means over seeds):", ""]
     for k, e in targets.items():
         lines.append(
@@ -101,6 +102,41 @@ def render(runs: list[dict], device: str, command: str) -> tuple[str, dict]:
             + f", shares = {[round(s, 3) for s in e['shares']]}"
         )
     return "\n".join(lines) + "\n", targets
+
+
+def readout_lines(runs: list[dict]) -> list[str]:
+    """Per-layer readout of the learned models: precision per tensor, effective dims per path."""
+    out = []
+    for t in dict.fromkeys(r["task"] for r in runs):
+        for m in ("residual_ml", "factored_ml"):
+            rs = [r for r in runs if r["task"] == t and r["model"] == m]
+            if not rs:
+                continue
+            out += [
+                "",
+                f"Readout, task {t}, {m} (mean over {len(rs)} seeds):",
+                "",
+                "| layer | prior precision per tensor | effective dims per path | free share |",
+                "|---|---|---|---|",
+            ]
+            for j, layer in enumerate(rs[0]["layers"]):
+                prec = {
+                    k: statistics.mean(r["layers"][j]["precision"][k] for r in rs)
+                    for k in layer["precision"]
+                }
+                eff = {
+                    k: statistics.mean(r["layers"][j]["eff_dim"][k] for r in rs)
+                    for k in layer["eff_dim"]
+                }
+                share = statistics.mean(r["layers"][j]["share"] for r in rs)
+                out.append(
+                    f"| {j + 1} | "
+                    + ", ".join(f"{k} {v:.3g}" for k, v in prec.items())
+                    + " | "
+                    + ", ".join(f"{k} {v:.1f}" for k, v in eff.items())
+                    + f" | {share:.3f} |"
+                )
+    return out
 
 
 def figure(runs: list[dict], path: str) -> None:
@@ -128,10 +164,21 @@ def main() -> None:
     p.add_argument("--channels", type=int, default=8)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", required=True)
+    p.add_argument("--render", action="store_true", help="only redo OUT.md/OUT.png from OUT.json")
     for f in fields(MarglikSettings):
         if f.name != "learn_prior":
             p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     a = p.parse_args()
+    if a.render:
+        with open(a.out + ".json") as f:
+            saved = json.load(f)
+        md, targets = render(saved["runs"], saved["device"], saved["command"])
+        saved["targets"] = targets
+        atomic_write_json(a.out + ".json", saved)
+        atomic_write_text(a.out + ".md", md)
+        figure(saved["runs"], a.out + ".png")
+        print(md)
+        return
     settings = {
         f.name: getattr(a, f.name) for f in fields(MarglikSettings) if f.name != "learn_prior"
     }
