@@ -167,7 +167,9 @@ def main() -> None:
     p.add_argument("--render", action="store_true", help="only redo OUT.md/OUT.png from OUT.json")
     for f in fields(MarglikSettings):
         if f.name != "learn_prior":
-            p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+            kind = type(f.default)
+            parse = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else kind
+            p.add_argument(f"--{f.name.replace('_', '-')}", type=parse, default=f.default)
     a = p.parse_args()
     if a.render:
         with open(a.out + ".json") as f:
