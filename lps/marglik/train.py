@@ -70,7 +70,7 @@ def hyper_step(model: nn.Module, prec: Precisions, opt: torch.optim.Optimizer, c
         if not torch.isfinite(ml):
             _restore(prec, opt, good)
             raise MarglikError(
-                f"log marginal likelihood is {float(ml)}; kept the last good precisions"
+                f"log marginal likelihood is {float(ml.detach())}; kept the last good precisions"
             )
         (-ml / curv.n).backward()
         opt.step()
