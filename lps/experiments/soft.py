@@ -17,6 +17,7 @@ import torch
 
 from lps.data.soft import COSSIM_REP, INERTIA_REP, cossim_target, inertia_target, soft_splits
 from lps.soft import SoftMLP, Strengths, sampled_penalty
+from lps.soft.residual import ResidualPathway
 
 __all__ = ["relative_error", "run_soft_variant"]
 
@@ -56,6 +57,9 @@ def run_soft_variant(
     seed: int = 0,
     sizes: tuple[int, int, int] = (1000, 1000, 1000),
     project: str | None = None,
+    scale_features: bool = False,
+    residual_prior: float | None = None,
+    rescale: float = 1.0,
 ) -> dict[str, Any]:
     """Train on one variant and return the result dict (JSON-serializable).
 
@@ -65,11 +69,21 @@ def run_soft_variant(
     ``project``: a group onto which every linear layer is projected at the start and after
     every optimizer step (projected gradient descent: a strictly equivariant model, e.g. the
     strict O(3) baseline or the oracle); pin every strength to 0 with it.
+    ``scale_features``: give the model the unit directions and norms of its input vectors
+    (:class:`~lps.soft.ScaleFeatures`; CosSim, whose target has degree 0).
+    ``residual_prior``: train a :class:`~lps.soft.residual.ResidualPathway` instead, its
+    equivariant path kept projected onto ``project`` and its free path under this L2 prior.
     """
     start = time.perf_counter()
     (rep_in, rep_out), kwargs, target = _variant(data, eps, axis, breaks)
     torch.manual_seed(seed)
-    model = SoftMLP(rep_in, rep_out, hidden=hidden, layers=layers)
+    net = {"hidden": hidden, "layers": layers, "scale_features": scale_features}
+    if residual_prior is not None:
+        if project is None:
+            raise ValueError("residual_prior needs project= (the equivariant path's group)")
+        model = ResidualPathway(rep_in, rep_out, project, residual_prior, **net)
+    else:
+        model = SoftMLP(rep_in, rep_out, **net)
     for g in groups:
         model.check_group(g)
     if project is not None:
@@ -84,6 +98,7 @@ def run_soft_variant(
         power=power,
         pinned=pinned,
         total_steps=epochs * steps_per_epoch,
+        rescale=rescale,
     )
     splits = soft_splits(data, sizes, seed=seed, **kwargs)
     train, val, test = splits["train"], splits["val"], splits["test"]
@@ -98,6 +113,8 @@ def run_soft_variant(
             mse = (model(train["x"][idx]) - train["y"][idx]).pow(2).mean()
             pens = model.penalties(strengths.active())
             loss = mse + sum(strengths[g] * p for g, p in pens.items())
+            if residual_prior is not None:
+                loss = loss + model.prior_penalty()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -134,6 +151,9 @@ def run_soft_variant(
             "seed": seed,
             "sizes": list(sizes),
             "project": project,
+            "scale_features": scale_features,
+            "residual_prior": residual_prior,
+            "rescale": rescale,
         },
         "seconds": time.perf_counter() - start,
     }
