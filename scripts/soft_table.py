@@ -12,6 +12,9 @@ A variant is ``inertia:EPS:AXIS`` or ``cossim:EPS:BREAKS``. Models (all the same
   at the start and after every optimizer step;
 - ``residual``: a residual pathway (:class:`~lps.soft.residual.ResidualPathway`): a path
   kept projected onto the strict group plus a free path under an L2 prior (``--prior``);
+- ``frame``, ``learned``: a plain MLP on the inertia inputs symmetrized over O(3) by
+  ``lps.symmetrize`` with the enumerated PCA frame or the learned sampler (k = 4)
+  (:class:`~lps.soft.symmetrized.SymmetrizedMLP`; inertia only);
 - ``oracle``: the same, projected onto the group the target is exactly equivariant to
   (inertia: O(2)_axis, or O(3) at eps 0; CosSim: SO(3) x Scale, SO(3) when scale is broken,
   Scale when rotation is broken, none when both are).
@@ -75,6 +78,8 @@ def _job(args: tuple) -> dict:
     project = {"strict": STRICT[variant["data"]], "oracle": oracle_group(variant)}.get(model)
     pinned = None if model == "soft" else off
     kw = dict(kw)
+    if model in ("frame", "learned"):  # an MLP symmetrized over O(3) by lps.symmetrize
+        kw["symmetrized"], pinned = model, None
     if model == "residual":  # equivariant path on the strict group + free path, L2 prior
         project = STRICT[variant["data"]]
         kw["residual_prior"] = kw.pop("prior")
@@ -134,7 +139,7 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
             exact = min(groups, key=lambda g: t[g])
             c["largest_strength_on_exact_group"] = max(groups, key=lambda g: ls[g]) == exact
             s = statistics.mean(mse["soft"])
-            for m in ("mlp", "strict", "residual"):
+            for m in ("mlp", "strict", "residual", "frame", "learned"):
                 if m in mse:
                     c[f"soft_below_{m}"] = s < statistics.mean(mse[m])
             if "oracle" in mse:

@@ -80,3 +80,26 @@ def test_strengths_rescale_keeps_the_ratios():
     for bad in (0.0, -1.0, float("inf")):
         with pytest.raises(ValueError, match="rescale must be finite and > 0"):
             Strengths(["A"], adjust_at=2, rescale=bad)
+
+
+def test_symmetrized_mlp_frame_and_learned():
+    from lps.data.soft import inertia_data
+    from lps.soft.symmetrized import SymmetrizedMLP
+
+    torch.manual_seed(2)
+    x = inertia_data(32, 0.9, "z", seed=0)["x"].double()
+    frame = SymmetrizedMLP("5xT0 + 5xT1", "1xT2", "O(3)", "frame", width=16).double()
+    assert frame(x).shape == (32, 9)
+    with torch.no_grad():  # the enumerated PCA frame: exactly O(3)-equivariant
+        assert relative_error(frame, "O(3)", x, "5xT0 + 5xT1", "1xT2") < 1e-9
+        vec = SymmetrizedMLP("5xT0 + 5xT1", "1xT1", "O(3)", "frame", width=16).double()
+        assert relative_error(vec, "O(3)", x, "5xT0 + 5xT1", "1xT1") < 1e-9
+    learned = SymmetrizedMLP("5xT0 + 5xT1", "1xT2", "O(3)", "learned", n_samples=2, width=16)
+    y = learned(x.float())
+    assert y.shape == (32, 9) and torch.isfinite(y).all()
+    y.pow(2).mean().backward()
+    assert any(p.grad is not None for p in learned.model.sampler.parameters())
+    with pytest.raises(ValueError, match="rep_in must be"):
+        SymmetrizedMLP("5xT1 + 5xT0", "1xT2")
+    with pytest.raises(ValueError, match="rep_out must be 1xT0, 1xT1 or 1xT2"):
+        SymmetrizedMLP("5xT0 + 5xT1", "2xT2")
