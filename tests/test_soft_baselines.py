@@ -103,3 +103,19 @@ def test_symmetrized_mlp_frame_and_learned():
         SymmetrizedMLP("5xT1 + 5xT0", "1xT2")
     with pytest.raises(ValueError, match="rep_out must be 1xT0, 1xT1 or 1xT2"):
         SymmetrizedMLP("5xT0 + 5xT1", "2xT2")
+
+
+def test_run_soft_variant_frame_and_residual():
+    from lps.experiments.soft import run_soft_variant
+
+    small = {"epochs": 2, "adjust_at": 1, "sizes": (40, 20, 20), "groups": ("O(3)", "O(2)_z")}
+    res = run_soft_variant(symmetrized="frame", **small)
+    assert res["model_rel_equiv_error"]["O(3)"] < 1e-4  # exactly equivariant (float32)
+    assert set(res["strengths"].values()) == {0.0}
+    res = run_soft_variant(project="O(3)", residual_prior=0.5, pinned={"O(3)": 0, "O(2)_z": 0},
+                           hidden="4x0e + 2x1o@1 + 2x2e@2", **small)  # fmt: skip
+    assert res["settings"]["residual_prior"] == 0.5
+    with pytest.raises(ValueError, match="has no layers to project"):
+        run_soft_variant(symmetrized="frame", project="O(3)", **small)
+    with pytest.raises(ValueError, match="residual_prior needs project"):
+        run_soft_variant(residual_prior=0.5, **small)
