@@ -91,8 +91,23 @@ def _job(args: tuple) -> dict:
         **variant, groups=groups, pinned=pinned, project=project, seed=seed, **kw
     )
     res.update(name=name, model=model)
-    print(f"{name} {model} seed {seed}: mse {res['test_mse']:.4g} ({res['seconds']:.0f} s)")
+    val = res["history"][-1]["val_mse"]
+    print(f"{name} {model} seed {seed}: val mse {val:.4g}, test mse {res['test_mse']:.4g} "
+          f"({res['seconds']:.0f} s)", flush=True)  # fmt: skip
     return res
+
+
+class _Serial:
+    """``--jobs 1``: run in this process (``map`` as a lazy generator)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def map(self, fn, items):
+        return map(fn, items)
 
 
 def _ms(xs: list[float]) -> str:
@@ -195,16 +210,18 @@ def main(argv: list[str] | None = None) -> dict:
         for m in models
     ]
     start = time.perf_counter()
-    if args.jobs == 1:
-        runs = [_job(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            runs = list(pool.map(_job, jobs))
-    md, checks = table(runs, models)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial.json")
+    runs = []
+    with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else _Serial() as pool:
+        for res in pool.map(_job, jobs):  # in order; each finished run is saved at once
+            runs.append(res)
+            partial.write_text(json.dumps({"runs": runs}))
+    md, checks = table(runs, models)
     result = {"runs": runs, "checks": checks, "seconds": time.perf_counter() - start}
     out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2))
+    partial.unlink(missing_ok=True)
     out.with_name(out.name + ".md").write_text(md)
     print(md)
     return result
