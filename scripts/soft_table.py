@@ -3,8 +3,10 @@
     python scripts/soft_table.py --variants inertia:0.9:z,inertia:0.3:z --seeds 1 \
         --out runs/soft_table
 
-A variant is ``inertia:EPS:AXIS`` or ``cossim:EPS:BREAKS``. Models (all the same
-:class:`~lps.soft.SoftMLP`, the same data, seed and schedule):
+A variant is ``inertia:EPS:AXIS`` or ``cossim:EPS:BREAKS``; ``--variants all`` is every
+variant of the issue (the whole table, one command:
+``--variants all --seeds 5 --models soft,mlp,strict,residual,frame,learned,oracle``).
+Models (the same :class:`~lps.soft.SoftMLP` unless said, data, seed and schedule):
 
 - ``soft``: the candidate groups' projection penalties with self-tuning strengths;
 - ``mlp``: every strength pinned to 0 (a free MLP);
@@ -15,7 +17,7 @@ A variant is ``inertia:EPS:AXIS`` or ``cossim:EPS:BREAKS``. Models (all the same
 - ``frame``, ``learned``: a plain MLP on the inertia inputs symmetrized over O(3) by
   ``lps.symmetrize`` with the enumerated PCA frame or the learned sampler (k = 4)
   (:class:`~lps.soft.symmetrized.SymmetrizedMLP`; inertia only);
-- ``oracle``: the same, projected onto the group the target is exactly equivariant to
+- ``oracle``: like ``strict``, projected onto the group the target is exactly equivariant to
   (inertia: O(2)_axis, or O(3) at eps 0; CosSim: SO(3) x Scale, SO(3) when scale is broken,
   Scale when rotation is broken, none when both are).
 
@@ -48,6 +50,16 @@ HIDDEN = {
     "cossim": "16x0e + 8x1o + 8x1o@1 + 4x0e@2 + 4x1e@2 + 4x2e@2",
 }
 FEATURES = {"inertia": False, "cossim": True}
+#: every variant of the issue: inertia eps 0 (exact O(3); the axis does not matter) and
+#: eps 0.3, 0.9 on each axis; CosSim eps 0 and eps 1 breaking scale, rotation or both
+ALL_VARIANTS = [
+    "inertia:0:z",
+    *(f"inertia:{eps}:{a}" for eps in (0.3, 0.9) for a in "xyz"),
+    "cossim:0:none",
+    *(f"cossim:1:{b}" for b in ("scale", "rotation", "both")),
+]
+#: models that take the inertia layout only (masses and positions -> a rank-2 tensor)
+INERTIA_ONLY = ("frame", "learned")
 COSSIM_ORACLE = {"none": "SO(3) x Scale", "scale": "SO(3)", "rotation": "Scale", "both": None}
 
 
@@ -167,7 +179,8 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--variants", default="inertia:0.9:z", help="comma-separated variants")
+    p.add_argument("--variants", default="inertia:0.9:z",
+                   help="comma-separated variants, or 'all' (ALL_VARIANTS)")  # fmt: skip
     p.add_argument("--models", default="soft,mlp,strict,residual,oracle")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--epochs", type=int, default=300)
@@ -203,11 +216,13 @@ def main(argv: list[str] | None = None) -> dict:
     kw = {"epochs": args.epochs, "adjust_at": args.adjust_at, "sizes": sizes}
     kw.update(hidden=args.hidden, init=args.init, power=args.power, prior=args.prior)
     kw["rescale"] = args.rescale
+    names = ALL_VARIANTS if args.variants == "all" else args.variants.split(",")
     jobs = [
         (name, parse_variant(name), m, seed, kw)
-        for name in args.variants.split(",")
+        for name in names
         for seed in range(args.seeds)
         for m in models
+        if m not in INERTIA_ONLY or name.startswith("inertia")
     ]
     start = time.perf_counter()
     out = Path(args.out)

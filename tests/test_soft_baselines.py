@@ -119,3 +119,19 @@ def test_run_soft_variant_frame_and_residual():
         run_soft_variant(symmetrized="frame", project="O(3)", **small)
     with pytest.raises(ValueError, match="residual_prior needs project"):
         run_soft_variant(residual_prior=0.5, **small)
+
+
+def test_soft_table_all_variants():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from soft_table import ALL_VARIANTS, INERTIA_ONLY, oracle_group, parse_variant
+
+    parsed = [parse_variant(v) for v in ALL_VARIANTS]
+    assert sum(v["data"] == "inertia" for v in parsed) == 7 and len(parsed) == 11
+    assert [oracle_group(v) for v in parsed[:2]] == ["O(3)", "O(2)_x"]
+    assert oracle_group(parse_variant("cossim:1:both")) is None
+    assert set(INERTIA_ONLY) == {"frame", "learned"}
+    with pytest.raises(ValueError, match="expected inertia:EPS:AXIS"):
+        parse_variant("qm9:1:z")
