@@ -3,14 +3,21 @@
     python scripts/soft_table.py --variants inertia:0.9:z,inertia:0.3:z --seeds 1 \
         --out runs/soft_table
 
-A variant is ``inertia:EPS:AXIS`` or ``cossim:EPS:BREAKS``. Models (all the same
-:class:`~lps.soft.SoftMLP`, the same data, seed and schedule):
+A variant is ``inertia:EPS:AXIS`` or ``cossim:EPS:BREAKS``; ``--variants all`` is every
+variant of the issue (the whole table, one command:
+``--variants all --seeds 5 --models soft,mlp,strict,residual,frame,learned,oracle``).
+Models (the same :class:`~lps.soft.SoftMLP` unless said, data, seed and schedule):
 
 - ``soft``: the candidate groups' projection penalties with self-tuning strengths;
 - ``mlp``: every strength pinned to 0 (a free MLP);
 - ``strict``: every strength 0, the layers projected onto O(3) (SO(3) x Scale for CosSim)
   at the start and after every optimizer step;
-- ``oracle``: the same, projected onto the group the target is exactly equivariant to
+- ``residual``: a residual pathway (:class:`~lps.soft.residual.ResidualPathway`): a path
+  kept projected onto the strict group plus a free path under an L2 prior (``--prior``);
+- ``frame``, ``learned``: a plain MLP on the inertia inputs symmetrized over O(3) by
+  ``lps.symmetrize`` with the enumerated PCA frame or the learned sampler (k = 4)
+  (:class:`~lps.soft.symmetrized.SymmetrizedMLP`; inertia only);
+- ``oracle``: like ``strict``, projected onto the group the target is exactly equivariant to
   (inertia: O(2)_axis, or O(3) at eps 0; CosSim: SO(3) x Scale, SO(3) when scale is broken,
   Scale when rotation is broken, none when both are).
 
@@ -35,6 +42,24 @@ GROUPS = {
     "cossim": ("SO(3) x Scale", "SO(3)", "Scale"),
 }
 STRICT = {"inertia": "O(3)", "cossim": "SO(3) x Scale"}
+#: hidden representation per data set; CosSim also gets degree-0 vectors (for the unit
+#: directions of ScaleFeatures, which it alone uses) so that Scale-projected models can
+#: form cosines
+HIDDEN = {
+    "inertia": "16x0e + 8x1o@1 + 4x0e@2 + 4x1e@2 + 4x2e@2",
+    "cossim": "16x0e + 8x1o + 8x1o@1 + 4x0e@2 + 4x1e@2 + 4x2e@2",
+}
+FEATURES = {"inertia": False, "cossim": True}
+#: every variant of the issue: inertia eps 0 (exact O(3); the axis does not matter) and
+#: eps 0.3, 0.9 on each axis; CosSim eps 0 and eps 1 breaking scale, rotation or both
+ALL_VARIANTS = [
+    "inertia:0:z",
+    *(f"inertia:{eps}:{a}" for eps in (0.3, 0.9) for a in "xyz"),
+    "cossim:0:none",
+    *(f"cossim:1:{b}" for b in ("scale", "rotation", "both")),
+]
+#: models that take the inertia layout only (masses and positions -> a rank-2 tensor)
+INERTIA_ONLY = ("frame", "learned")
 COSSIM_ORACLE = {"none": "SO(3) x Scale", "scale": "SO(3)", "rotation": "Scale", "both": None}
 
 
@@ -64,12 +89,37 @@ def _job(args: tuple) -> dict:
     off = {g: 0.0 for g in groups}
     project = {"strict": STRICT[variant["data"]], "oracle": oracle_group(variant)}.get(model)
     pinned = None if model == "soft" else off
+    kw = dict(kw)
+    if model in ("frame", "learned"):  # an MLP symmetrized over O(3) by lps.symmetrize
+        kw["symmetrized"], pinned = model, None
+    if model == "residual":  # equivariant path on the strict group + free path, L2 prior
+        project = STRICT[variant["data"]]
+        kw["residual_prior"] = kw.pop("prior")
+    else:
+        kw.pop("prior", None)
+    kw["hidden"] = kw.get("hidden") or HIDDEN[variant["data"]]
+    kw.setdefault("scale_features", FEATURES[variant["data"]])
     res = run_soft_variant(
         **variant, groups=groups, pinned=pinned, project=project, seed=seed, **kw
     )
     res.update(name=name, model=model)
-    print(f"{name} {model} seed {seed}: mse {res['test_mse']:.4g} ({res['seconds']:.0f} s)")
+    val = res["history"][-1]["val_mse"]
+    print(f"{name} {model} seed {seed}: val mse {val:.4g}, test mse {res['test_mse']:.4g} "
+          f"({res['seconds']:.0f} s)", flush=True)  # fmt: skip
     return res
+
+
+class _Serial:
+    """``--jobs 1``: run in this process (``map`` as a lazy generator)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def map(self, fn, items):
+        return map(fn, items)
 
 
 def _ms(xs: list[float]) -> str:
@@ -116,7 +166,7 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
             exact = min(groups, key=lambda g: t[g])
             c["largest_strength_on_exact_group"] = max(groups, key=lambda g: ls[g]) == exact
             s = statistics.mean(mse["soft"])
-            for m in ("mlp", "strict"):
+            for m in ("mlp", "strict", "residual", "frame", "learned"):
                 if m in mse:
                     c[f"soft_below_{m}"] = s < statistics.mean(mse[m])
             if "oracle" in mse:
@@ -129,8 +179,9 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--variants", default="inertia:0.9:z", help="comma-separated variants")
-    p.add_argument("--models", default="soft,mlp,strict,oracle")
+    p.add_argument("--variants", default="inertia:0.9:z",
+                   help="comma-separated variants, or 'all' (ALL_VARIANTS)")  # fmt: skip
+    p.add_argument("--models", default="soft,mlp,strict,residual,oracle")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--epochs", type=int, default=300)
     # init 10, T = 25 epochs: chosen on the validation MSE of inertia 0.9 z among (100, 75),
@@ -138,38 +189,54 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--adjust-at", type=int, default=25, help="adjustment epoch T")
     p.add_argument("--init", type=float, default=10.0, help="initial strength")
     p.add_argument("--power", type=float, default=2.0, help="adjustment exponent p")
-    p.add_argument("--render", default="", help="only re-render the tables of this JSON")
+    p.add_argument("--rescale", type=float, default=1.0, help="strength factor at T")
+    p.add_argument("--prior", type=float, default=1e-2, help="residual model's L2 prior")
+    p.add_argument(
+        "--render",
+        default="",
+        help="only re-render the tables of these JSONs "
+        "(comma-separated: their runs are merged, later files win)",
+    )
     p.add_argument("--sizes", default="1000,1000,1000", help="train,val,test sizes")
-    p.add_argument("--hidden", default="16x0e + 8x1o@1 + 4x0e@2 + 4x1e@2 + 4x2e@2")
+    p.add_argument("--hidden", default="", help="hidden representation (default: HIDDEN)")
     p.add_argument("--jobs", type=int, default=2, help="parallel runs (1: in this process)")
     p.add_argument("--out", default="runs/soft_table")
     args = p.parse_args(argv)
     models = args.models.split(",")
     sizes = tuple(int(x) for x in args.sizes.split(","))
     if args.render:
-        runs = json.loads(Path(args.render).read_text())["runs"]
+        merged = {}
+        for path in args.render.split(","):
+            for r in json.loads(Path(path).read_text())["runs"]:
+                merged[(r["name"], r["model"], r["settings"]["seed"])] = r
+        runs = list(merged.values())
         md, checks = table(runs, models)
         print(md)
         return {"runs": runs, "checks": checks}
     kw = {"epochs": args.epochs, "adjust_at": args.adjust_at, "sizes": sizes}
-    kw.update(hidden=args.hidden, init=args.init, power=args.power)
+    kw.update(hidden=args.hidden, init=args.init, power=args.power, prior=args.prior)
+    kw["rescale"] = args.rescale
+    names = ALL_VARIANTS if args.variants == "all" else args.variants.split(",")
     jobs = [
         (name, parse_variant(name), m, seed, kw)
-        for name in args.variants.split(",")
+        for name in names
         for seed in range(args.seeds)
         for m in models
+        if m not in INERTIA_ONLY or name.startswith("inertia")
     ]
     start = time.perf_counter()
-    if args.jobs == 1:
-        runs = [_job(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            runs = list(pool.map(_job, jobs))
-    md, checks = table(runs, models)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial.json")
+    runs = []
+    with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else _Serial() as pool:
+        for res in pool.map(_job, jobs):  # in order; each finished run is saved at once
+            runs.append(res)
+            partial.write_text(json.dumps({"runs": runs}))
+    md, checks = table(runs, models)
     result = {"runs": runs, "checks": checks, "seconds": time.perf_counter() - start}
     out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2))
+    partial.unlink(missing_ok=True)
     out.with_name(out.name + ".md").write_text(md)
     print(md)
     return result

@@ -132,7 +132,7 @@ def test_soft_table_script_small(tmp_path):
          "--out", str(out)]
     )  # fmt: skip
     saved = json.loads(out.with_suffix(".json").read_text())
-    assert len(saved["runs"]) == len(result["runs"]) == 8
+    assert len(saved["runs"]) == len(result["runs"]) == 10
     by = {(r["name"], r["model"]): r for r in saved["runs"]}
     oracle = by[("inertia:0.9:z", "oracle")]
     assert oracle["settings"]["project"] == "O(2)_z"
@@ -142,4 +142,9 @@ def test_soft_table_script_small(tmp_path):
     assert set(by[("inertia:0.9:z", "mlp")]["strengths"].values()) == {0.0}
     assert oracle["true_rel_equiv_error"]["O(2)_z"] < 1e-6
     assert "ranking_matches" in saved["checks"]["inertia:0.9:z"]
+    residual = by[("inertia:0.9:z", "residual")]
+    assert residual["settings"]["residual_prior"] == 1e-2
+    assert by[("cossim:1:scale", "soft")]["settings"]["scale_features"] is True
     assert "| soft |" in out.with_suffix(".md").read_text()
+    rendered = main(["--render", f"{out}.json,{out}.json"])  # merged, duplicates dropped
+    assert len(rendered["runs"]) == 10

@@ -17,6 +17,8 @@ import torch
 
 from lps.data.soft import COSSIM_REP, INERTIA_REP, cossim_target, inertia_target, soft_splits
 from lps.soft import SoftMLP, Strengths, sampled_penalty
+from lps.soft.residual import ResidualPathway
+from lps.soft.symmetrized import SymmetrizedMLP
 
 __all__ = ["relative_error", "run_soft_variant"]
 
@@ -56,6 +58,10 @@ def run_soft_variant(
     seed: int = 0,
     sizes: tuple[int, int, int] = (1000, 1000, 1000),
     project: str | None = None,
+    scale_features: bool = False,
+    residual_prior: float | None = None,
+    rescale: float = 1.0,
+    symmetrized: str | None = None,
 ) -> dict[str, Any]:
     """Train on one variant and return the result dict (JSON-serializable).
 
@@ -65,12 +71,29 @@ def run_soft_variant(
     ``project``: a group onto which every linear layer is projected at the start and after
     every optimizer step (projected gradient descent: a strictly equivariant model, e.g. the
     strict O(3) baseline or the oracle); pin every strength to 0 with it.
+    ``scale_features``: give the model the unit directions and norms of its input vectors
+    (:class:`~lps.soft.ScaleFeatures`; CosSim, whose target has degree 0).
+    ``residual_prior``: train a :class:`~lps.soft.residual.ResidualPathway` instead, its
+    equivariant path kept projected onto ``project`` and its free path under this L2 prior.
+    ``symmetrized``: train a :class:`~lps.soft.symmetrized.SymmetrizedMLP` over O(3) with this
+    sampler (``"frame"`` or ``"learned"``) instead; it has no penalties (pin every strength).
     """
     start = time.perf_counter()
     (rep_in, rep_out), kwargs, target = _variant(data, eps, axis, breaks)
     torch.manual_seed(seed)
-    model = SoftMLP(rep_in, rep_out, hidden=hidden, layers=layers)
-    for g in groups:
+    net = {"hidden": hidden, "layers": layers, "scale_features": scale_features}
+    if residual_prior is not None:
+        if project is None:
+            raise ValueError("residual_prior needs project= (the equivariant path's group)")
+        model = ResidualPathway(rep_in, rep_out, project, residual_prior, **net)
+    elif symmetrized is not None:
+        model = SymmetrizedMLP(rep_in, rep_out, "O(3)", symmetrized)
+        if project is not None or any(v > 0 for v in (pinned or {}).values()):
+            raise ValueError("symmetrized= has no layers to project or penalize")
+        pinned = {g: 0.0 for g in groups}
+    else:
+        model = SoftMLP(rep_in, rep_out, **net)
+    for g in groups if symmetrized is None else ():
         model.check_group(g)
     if project is not None:
         model.check_group(project)
@@ -84,6 +107,7 @@ def run_soft_variant(
         power=power,
         pinned=pinned,
         total_steps=epochs * steps_per_epoch,
+        rescale=rescale,
     )
     splits = soft_splits(data, sizes, seed=seed, **kwargs)
     train, val, test = splits["train"], splits["val"], splits["test"]
@@ -96,8 +120,12 @@ def run_soft_variant(
         for i in range(0, n_train, batch_size):
             idx = order[i : i + batch_size]
             mse = (model(train["x"][idx]) - train["y"][idx]).pow(2).mean()
-            pens = model.penalties(strengths.active())
+            pens = model.penalties(strengths.active()) if strengths.active() else {}
             loss = mse + sum(strengths[g] * p for g, p in pens.items())
+            if residual_prior is not None:
+                loss = loss + model.prior_penalty()
+            if symmetrized is not None:
+                loss = loss + model.aux_loss
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -134,6 +162,10 @@ def run_soft_variant(
             "seed": seed,
             "sizes": list(sizes),
             "project": project,
+            "scale_features": scale_features,
+            "residual_prior": residual_prior,
+            "rescale": rescale,
+            "symmetrized": symmetrized,
         },
         "seconds": time.perf_counter() - start,
     }
@@ -142,6 +174,7 @@ def run_soft_variant(
 def _evaluate(model, strengths, val, groups, rep_in, rep_out, epoch) -> dict[str, float]:
     with torch.no_grad():
         val_mse = float((model(val["x"]) - val["y"]).pow(2).mean())
-        pens = {g: float(p) for g, p in model.penalties(list(groups)).items()}
+        pens = model.penalties(list(groups)) if hasattr(model, "penalties") else {}
+        pens = {g: float(p) for g, p in pens.items()}
     errs = {g: relative_error(model, g, val["x"], rep_in, rep_out) for g in groups}
     return {"epoch": epoch, "val_mse": val_mse, **strengths.log(pens, errs)}

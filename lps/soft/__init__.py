@@ -11,7 +11,14 @@ One equivariance penalty per candidate group, with strengths that tune themselve
 - :mod:`lps.soft.strengths`: the strength schedule, its logs and the bar chart of levels.
 """
 
-from lps.soft.mlp import GatedNonlinearity, RepBilinear, RepLinear, SoftMLP, check_candidate
+from lps.soft.mlp import (
+    GatedNonlinearity,
+    RepBilinear,
+    RepLinear,
+    ScaleFeatures,
+    SoftMLP,
+    check_candidate,
+)
 from lps.soft.projection import (
     equivariant_basis,
     project_bias,
@@ -29,6 +36,7 @@ __all__ = [
     "Rep",
     "RepBilinear",
     "RepLinear",
+    "ScaleFeatures",
     "SoftMLP",
     "Strengths",
     "act",

@@ -29,7 +29,14 @@ from lps.soft.batched import layer_projector
 from lps.soft.projection import project_bias, project_weight, projection_penalty
 from lps.soft.reps import Block, Rep, group_matrices
 
-__all__ = ["GatedNonlinearity", "RepBilinear", "RepLinear", "SoftMLP", "check_candidate"]
+__all__ = [
+    "GatedNonlinearity",
+    "RepBilinear",
+    "RepLinear",
+    "ScaleFeatures",
+    "SoftMLP",
+    "check_candidate",
+]
 
 
 def check_candidate(group: Group | str, *reps: Rep) -> Group:
@@ -126,6 +133,33 @@ class RepBilinear(nn.Module):
         return torch.zeros_like(x) if self.tp is None else self.tp(x, x)
 
 
+class ScaleFeatures(nn.Module):
+    """Appends, for every copy of a non-scalar block of degree d != 0, its unit direction
+    (the same block at degree 0) and its norm (``0e`` at degree d).
+
+    ``(B, rep_in.dim) -> (B, rep_in.dim + extra.dim)`` with ``self.rep_out = rep_in + extra``.
+    Both are exact functions of the input that transform as declared under O(3) x Scale
+    (``|s R x| = s^d |x|``, ``(s R x) / |s R x| = R x / |x|``), so a Scale-projected network
+    can still reach degree-0 outputs (e.g. cosine similarities) from degree-1 inputs.
+    """
+
+    def __init__(self, rep_in: Rep):
+        super().__init__()
+        self.picks = [(sl, mul, b) for sl, mul, b in rep_in.slices() if b.degree and b.dim > 1]
+        units = [(mul, Block(b.irrep, b.rank, 0)) for _, mul, b in self.picks]
+        norms = [(mul, Block("0e", 0, b.degree)) for _, mul, b in self.picks]
+        self.rep_out = Rep(rep_in.blocks + units + norms)
+
+    def forward(self, x: Tensor) -> Tensor:
+        units, norms = [], []
+        for sl, mul, b in self.picks:
+            v = x[..., sl].unflatten(-1, (mul, b.dim))
+            n = v.pow(2).sum(-1, keepdim=True).add(1e-12).sqrt()
+            units.append((v / n).flatten(-2))
+            norms.append(n.squeeze(-1))
+        return torch.cat([x, *units, *norms], -1)
+
+
 class SoftMLP(nn.Module):
     """An MLP from ``rep_in`` to ``rep_out`` through ``layers`` hidden layers of ``hidden``.
 
@@ -135,6 +169,9 @@ class SoftMLP(nn.Module):
         hidden: the hidden representation, irreps with degrees (e.g.
             ``"32x0e + 16x1o@1 + 8x0e@2 + 8x1e@2 + 8x2e@2"``).
         bilinear: add the degree-matched tensor product in each hidden layer.
+        scale_features: feed the first layer :class:`ScaleFeatures` of the input too (unit
+            directions and norms), so that Scale-equivariant models are not constant on
+            outputs whose degree no polynomial of the inputs has.
     """
 
     def __init__(
@@ -144,6 +181,7 @@ class SoftMLP(nn.Module):
         hidden: Rep | str = "32x0e + 16x1o@1 + 8x0e@2 + 8x1e@2 + 8x2e@2",
         layers: int = 2,
         bilinear: bool = True,
+        scale_features: bool = False,
     ):
         super().__init__()
         if layers < 1:
@@ -153,7 +191,8 @@ class SoftMLP(nn.Module):
         gates = sum(mul for mul, b in self.hidden.blocks if _gated(b))
         gate_rep = Rep(f"{gates}x0e") if gates else Rep([])
         self.blocks = nn.ModuleList()
-        rep = self.rep_in
+        self.features = ScaleFeatures(self.rep_in) if scale_features else None
+        rep = self.rep_in if self.features is None else self.features.rep_out
         for _ in range(layers):
             block = nn.ModuleDict(
                 {
@@ -173,6 +212,8 @@ class SoftMLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         d = self.hidden.dim
+        if self.features is not None:
+            x = self.features(x)
         for block in self.blocks:
             h = block["linear"](x)
             feats, gates = h[..., :d], h[..., d:]

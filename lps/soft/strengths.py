@@ -28,6 +28,9 @@ class Strengths:
         power: the exponent p (default 2).
         pinned: ``{group: fixed strength}``; 0 switches a group off.
         total_steps: the length of training, to reject a T past its end.
+        rescale: a factor every free strength is multiplied by at T too (default 1): strong
+            strengths before T make the penalties tell the groups apart, weaker ones after
+            T fit better; the levels' ratios, the readout, do not change.
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class Strengths:
         power: float = 2.0,
         pinned: dict[str, float] | None = None,
         total_steps: int | None = None,
+        rescale: float = 1.0,
     ):
         if not groups:
             raise ValueError("Strengths: at least one candidate group is needed")
@@ -53,6 +57,8 @@ class Strengths:
             raise ValueError(f"pinned groups {unknown} are not candidate groups {groups}")
         if power < 0:
             raise ValueError(f"power must be >= 0, got {power}")
+        if not (math.isfinite(rescale) and rescale > 0):
+            raise ValueError(f"rescale must be finite and > 0, got {rescale}")
         if adjust_at is not None:
             if adjust_at < 1:
                 raise ValueError(f"adjust_at must be a step >= 1, got {adjust_at}")
@@ -67,6 +73,7 @@ class Strengths:
         self.values = {g: float(pinned.get(g, init)) for g in groups}
         self.pinned = set(pinned)
         self.adjust_at, self.window, self.power = adjust_at, window, float(power)
+        self.rescale = float(rescale)
         self.running_min: dict[str, float] = {}
         self.adjusted = False
 
@@ -92,14 +99,15 @@ class Strengths:
         return False
 
     def adjust(self) -> dict[str, float]:
-        """``lambda_i <- lambda_i (R_min / R_i)^p`` over the free groups with a record."""
+        """``lambda_i <- rescale * lambda_i (R_min / R_i)^p`` over the free groups with a
+        record."""
         free = [g for g in self.groups if g not in self.pinned and g in self.running_min]
         if free:
             r_min = min(self.running_min[g] for g in free)
             for g in free:
                 r = self.running_min[g]
                 ratio = 1.0 if r <= 0 else r_min / r
-                self.values[g] *= ratio**self.power
+                self.values[g] *= self.rescale * ratio**self.power
         self.adjusted = True
         return dict(self.values)
 
