@@ -77,6 +77,7 @@ class TNP(nn.Module):
         width, heads, layers: the transformer's size.
         equivariant: attention on differences ``x_i - x_j`` instead of embedded positions.
         fixed: fixed inputs added to the tokens (TE-TNP only; None: the strict model).
+        rel_hidden: width of the MLP of ``x_i - x_j`` giving each head's logit bias.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class TNP(nn.Module):
         layers: int = 4,
         equivariant: bool = False,
         fixed: FixedInputs | None = None,
+        rel_hidden: int = 16,
     ):
         super().__init__()
         if fixed is not None and not equivariant:
@@ -95,7 +97,9 @@ class TNP(nn.Module):
             nn.Linear(2 if equivariant else 3, width), nn.GELU(), nn.Linear(width, width)
         )
         if equivariant:
-            self.rel = nn.Sequential(nn.Linear(1, 32), nn.GELU(), nn.Linear(32, heads * layers))
+            self.rel = nn.Sequential(
+                nn.Linear(1, rel_hidden), nn.GELU(), nn.Linear(rel_hidden, heads * layers)
+            )
         if fixed is not None and fixed.count > 0:
             self.fixed_proj = nn.Linear(fixed.count, width)
         self.blocks = nn.ModuleList(Block(width, heads) for _ in range(layers))
