@@ -56,3 +56,10 @@ def lambda_module(net: nn.Module) -> nn.Module:
             return pos + self.net(pos)
 
     return Shift()
+
+
+def test_audit_passes_for_translations():
+    from lps.testing import audit
+
+    rows = [r for r in audit(groups=("T(1)", "T(2)")) if r.sampler == "frame"]
+    assert len(rows) == 8 and all(r.ok for r in rows)

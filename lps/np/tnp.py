@@ -78,6 +78,7 @@ class TNP(nn.Module):
         equivariant: attention on differences ``x_i - x_j`` instead of embedded positions.
         fixed: fixed inputs added to the tokens (TE-TNP only; None: the strict model).
         rel_hidden: width of the MLP of ``x_i - x_j`` giving each head's logit bias.
+        dim: the dimension of the inputs ``x`` (1 for the GP tasks, 2 for the terrain).
     """
 
     def __init__(
@@ -88,17 +89,20 @@ class TNP(nn.Module):
         equivariant: bool = False,
         fixed: FixedInputs | None = None,
         rel_hidden: int = 16,
+        dim: int = 1,
     ):
         super().__init__()
         if fixed is not None and not equivariant:
             raise ValueError("fixed inputs relax an equivariant model: use equivariant=True")
-        self.equivariant, self.heads, self.fixed = equivariant, heads, fixed
+        if fixed is not None and fixed.dim != dim:
+            raise ValueError(f"fixed inputs of dimension {fixed.dim} for inputs of dimension {dim}")
+        self.equivariant, self.heads, self.fixed, self.dim = equivariant, heads, fixed, dim
         self.embed = nn.Sequential(
-            nn.Linear(2 if equivariant else 3, width), nn.GELU(), nn.Linear(width, width)
+            nn.Linear(2 if equivariant else 2 + dim, width), nn.GELU(), nn.Linear(width, width)
         )
         if equivariant:
             self.rel = nn.Sequential(
-                nn.Linear(1, rel_hidden), nn.GELU(), nn.Linear(rel_hidden, heads * layers)
+                nn.Linear(dim, rel_hidden), nn.GELU(), nn.Linear(rel_hidden, heads * layers)
             )
         if fixed is not None and fixed.count > 0:
             self.fixed_proj = nn.Linear(fixed.count, width)
@@ -109,18 +113,18 @@ class TNP(nn.Module):
     def forward(
         self, xc: Tensor, yc: Tensor, xt: Tensor, mask: Tensor | None = None
     ) -> dict[str, Tensor]:
-        mask = check_inputs(xc, yc, xt, mask)
+        mask = check_inputs(xc, yc, xt, mask, dim=self.dim)
         nc = xc.shape[1]
-        x = torch.cat([xc, xt], 1)  # (B, Nc + Nt, 1)
-        y = torch.cat([yc * mask[..., None].to(yc.dtype), torch.zeros_like(xt)], 1)
-        flag = torch.cat([torch.ones_like(xc), torch.zeros_like(xt)], 1)
+        x = torch.cat([xc, xt], 1)  # (B, Nc + Nt, d)
+        y = torch.cat([yc * mask[..., None].to(yc.dtype), xt.new_zeros(xt.shape[:2] + (1,))], 1)
+        flag = torch.cat([torch.ones_like(yc), y.new_zeros(xt.shape[:2] + (1,))], 1)
         parts = [y, flag] if self.equivariant else [x, y, flag]
         h = self.embed(torch.cat(parts, -1))
         if self.fixed is not None and self.fixed.count > 0:
             h = h + self.fixed_proj(self.fixed(x))
         biases = [None] * len(self.blocks)
         if self.equivariant and nc > 0:
-            diff = x[:, :, None, :] - xc[:, None, :, :]  # (B, Nc + Nt, Nc, 1)
+            diff = x[:, :, None, :] - xc[:, None, :, :]  # (B, Nc + Nt, Nc, d)
             rel = self.rel(diff).permute(0, 3, 1, 2)  # (B, H * L, Nq, Nc)
             biases = list(rel.split(self.heads, 1))
         for block, bias in zip(self.blocks, biases):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -33,11 +34,18 @@ class TrainSettings:
     seed: int = 0
 
 
-def train_np(name: str, settings: TrainSettings, **model_args) -> tuple[nn.Module, dict]:
-    """Train model ``name`` (:func:`~lps.np.models.build_np`); return it (eval mode) and a log
+def train_np(
+    name: str,
+    settings: TrainSettings,
+    sample: Callable[..., Tasks] = sample_tasks,
+    build: Callable[..., nn.Module] = build_np,
+    **model_args,
+) -> tuple[nn.Module, dict]:
+    """Train model ``name`` built by ``build`` (default :func:`~lps.np.models.build_np`) on
+    tasks from ``sample(batch, generator)``; return it (eval mode) and a log
     ``{"seconds", "final_train_ll", "params"}``."""
     torch.manual_seed(settings.seed)
-    model = build_np(name, **model_args)
+    model = build(name, **model_args)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / settings.steps))
@@ -46,7 +54,7 @@ def train_np(name: str, settings: TrainSettings, **model_args) -> tuple[nn.Modul
     start, recent = time.perf_counter(), []
     model.train()
     for _ in range(settings.steps):
-        tasks = sample_tasks(settings.batch, gen)
+        tasks = sample(settings.batch, gen)
         loss = -task_loglik(model, tasks).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
