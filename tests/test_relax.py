@@ -37,7 +37,10 @@ def _model(group: str, d: int, sampler: str, m: int = 2, **fixed_args):
     )
 
 
-@pytest.mark.parametrize("group,d,sampler", [("T(1)", 1, "frame"), ("E(3)", 3, "frame")])
+@pytest.mark.parametrize(
+    "group,d,sampler",
+    [("T(1)", 1, "frame"), ("E(3)", 3, "frame"), ("SO(3)", 3, "haar"), ("S_n x E(3)", 3, "frame")],
+)
 def test_off_is_strict_on_is_not(group, d, sampler):
     model = _model(group, d, sampler)
     ex = {
