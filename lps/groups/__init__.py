@@ -43,6 +43,7 @@ __all__ = [
     "ProductElement",
     "Rigid",
     "Scale",
+    "Translation",
     "element_dtype",
     "fix_determinant",
     "full_precision",
@@ -82,6 +83,7 @@ register_group("SE(d)")(lambda d: Orthogonal(d, special=True, translations=True)
 # Group files that register their own names (one file per group; import it here).
 from lps.groups.axis import AxisSubgroup  # noqa: E402 (needs register_group above)
 from lps.groups.scale import Scale  # noqa: E402
+from lps.groups.translation import Translation  # noqa: E402
 
 #: Examples of valid names (what ``lps check`` audits); any d >= 2 works for the rigid ones.
 GROUP_NAMES = (

@@ -55,6 +55,7 @@ __all__ = [
     "Sampler",
     "SamplerOutput",
     "ScaleFrame",
+    "TranslationFrame",
     "UnsupportedGroupError",
     "build_sampler",
     "dense_edge_index",
@@ -143,6 +144,7 @@ for _kind in ("permutation", "rigid", "permutation x rigid", "rigid x permutatio
 
 # Frame files that register their own kinds (one file per frame; import it here).
 from lps.samplers.frame_scale import RigidScaleFrame, ScaleFrame  # noqa: E402
+from lps.samplers.frame_translation import TranslationFrame  # noqa: E402
 
 
 @register_sampler("frame")
