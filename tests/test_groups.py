@@ -136,6 +136,8 @@ def test_action_is_not_trivial(name: str) -> None:
         fixed = ftype == FieldType.INVARIANT or (
             ftype in (FieldType.NODE, FieldType.PAIR) and not permutes
         )
+        # Translations move positions only: vectors are differences of positions.
+        fixed = fixed or (ftype == FieldType.NODE_VECTOR and group.kind == "translation")
         if fixed:
             assert torch.equal(y, x), (name, ftype)
         elif not (isinstance(group, ImageRotation) and group.order is not None):

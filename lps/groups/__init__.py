@@ -106,6 +106,8 @@ GROUP_NAMES = (
     "SO(2)_z",
     "Scale",
     "SO(3) x Scale",
+    "T(1)",
+    "T(2)",
 )
 
 _PRODUCT = re.compile(r"\s+x\s+|\s*×\s*")
