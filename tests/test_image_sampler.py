@@ -186,3 +186,28 @@ def test_vit_experiment_models() -> None:
         assert logits.shape == (2, 10) and torch.isfinite(logits).all()
     with pytest.raises(ValueError, match="unknown method 'mixup'"):
         build_model("mixup", s)
+
+
+def test_fit_trains_and_keeps_frozen_modules_in_eval_mode():
+    """The experiments' shared training loop: parameters move, a frozen part stays in eval
+    mode, augmentation runs; models called as ``model(img=x)`` like the symmetrized ones."""
+    from lps.experiments.images import ViTSettings, fit
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.frozen = nn.Dropout(0.5)
+            self.head = nn.Linear(28 * 28, 10)
+
+        def forward(self, img):
+            return self.head(self.frozen(img).flatten(1))
+
+    torch.manual_seed(0)
+    net = Net()
+    before = net.head.weight.detach().clone()
+    x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    s = ViTSettings(epochs=2, batch_size=8)
+    seconds = fit(net, x, y, s, seed=0, augment=True, frozen=net.frozen)
+    assert seconds >= 0
+    assert not torch.allclose(net.head.weight, before)
+    assert net.head.training and not net.frozen.training

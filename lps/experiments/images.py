@@ -113,31 +113,50 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch: int = 100) -> float:
     return hits / len(y)
 
 
-def run(method: str, s: ViTSettings, seed: int = 0) -> dict:
-    """Train ``method`` on the rotated digits' train split; validation and test accuracy."""
-    torch.manual_seed(seed)
-    data = {sp: load_digits_split(s.rotation_set, sp, seed=0) for sp in ("train", "val", "test")}
-    model = build_model(method, s)
-    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-    x, y = data["train"]["x"], data["train"]["y"]
+def fit(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    s: ViTSettings,
+    seed: int,
+    *,
+    augment: bool = False,
+    frozen: nn.Module | None = None,
+) -> float:
+    """Train ``model`` on images ``x`` (M, 1, H, W) and labels ``y`` (M,) with AdamW and a
+    one-cycle schedule; ``augment`` rotates each batch uniformly, ``frozen`` stays in eval
+    mode. Returns the training time in seconds."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
     steps = s.epochs * math.ceil(len(y) / s.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, s.lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     for _ in range(s.epochs):
         model.train()
+        if frozen is not None:
+            frozen.eval()
         perm = torch.randperm(len(y), generator=gen)
         for i in range(0, len(y), s.batch_size):
             idx = perm[i : i + s.batch_size]
             xb, yb = x[idx], y[idx]
-            if method == "augment":
+            if augment:
                 xb = rotate_degrees(xb, torch.rand(len(idx), generator=gen) * 360 - 180)
             loss = nn.functional.cross_entropy(_logits(model, xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-    train_s = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def run(method: str, s: ViTSettings, seed: int = 0) -> dict:
+    """Train ``method`` on the rotated digits' train split; validation and test accuracy."""
+    torch.manual_seed(seed)
+    data = {sp: load_digits_split(s.rotation_set, sp, seed=0) for sp in ("train", "val", "test")}
+    model = build_model(method, s)
+    x, y = data["train"]["x"], data["train"]["y"]
+    train_s = fit(model, x, y, s, seed, augment=method == "augment")
     t0 = time.perf_counter()
     val = accuracy(model, data["val"]["x"], data["val"]["y"])
     test = accuracy(model, data["test"]["x"], data["test"]["y"])

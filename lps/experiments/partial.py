@@ -4,14 +4,11 @@ ViT plain, fully rotation-invariant (``haar`` over image-SO(2)) and partially sy
 
 from __future__ import annotations
 
-import math
-import time
-
 import torch
 from torch import nn
 
 from lps.data.digits import load_digits_split
-from lps.experiments.images import ImageClassifier, ViTSettings, accuracy, make_vit
+from lps.experiments.images import ImageClassifier, ViTSettings, accuracy, fit, make_vit
 from lps.levels import SymmetryLevels
 from lps.symmetrize import symmetrize
 
@@ -40,30 +37,12 @@ def run_partial(method: str, s: ViTSettings, levels: SymmetryLevels, seed: int) 
     torch.manual_seed(seed)
     data = {sp: load_digits_split("multiple", sp) for sp in ("train", "test")}
     model = build_partial_model(method, s, levels)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
     x, y = data["train"]["x"], data["train"]["y"]
-    steps = s.epochs * math.ceil(len(y) / s.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, s.lr, total_steps=steps, pct_start=0.1)
-    gen = torch.Generator().manual_seed(seed)
-    t0 = time.perf_counter()
-    for _ in range(s.epochs):
-        model.train()
-        levels.eval()
-        perm = torch.randperm(len(y), generator=gen)
-        for i in range(0, len(y), s.batch_size):
-            idx = perm[i : i + s.batch_size]
-            out = model(img=x[idx])
-            logits = out.prediction if hasattr(out, "prediction") else out
-            loss = nn.functional.cross_entropy(logits, y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    train_s = fit(model, x, y, s, seed, frozen=levels)
     test = accuracy(model, data["test"]["x"], data["test"]["y"])
     return {
         "method": method,
         "seed": seed,
         "test_acc": test,
-        "train_seconds": round(time.perf_counter() - t0, 1),
+        "train_seconds": round(train_s, 1),
     }
