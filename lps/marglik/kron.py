@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["KronLayer", "Readout", "add_outer", "kron_eigs"]
+__all__ = ["KronLayer", "Readout", "ResidualLayer", "add_outer", "kron_eigs"]
 
 Eigs = list[tuple[Tensor, Tensor]]
 
@@ -53,6 +53,46 @@ class KronLayer(nn.Module):
     def kron_eigen(self, stats: dict[str, Tensor], n: int) -> dict[str, Eigs]:
         """Eigen pairs per local parameter name, for ``n`` data points in all."""
         raise NotImplementedError
+
+
+class ResidualLayer(KronLayer):
+    """A sum of named paths plus a per-channel bias: ``s = sum_p path_p(x) + bias``.
+
+    Subclasses name their path attributes in ``path_names`` (a missing path is ``None``),
+    give the number of positions that share a path's weights (``positions``) and the bias
+    gradient rows of one backpropagated ``g`` (``bias_rows``, ``(B, c_out)``). Each path is
+    its own KronLayer-like module with ``kron_accumulate`` / ``kron_eigen``.
+    """
+
+    path_names: tuple[str, ...] = ()
+    positions: float = 1.0
+
+    def paths(self) -> dict[str, nn.Module]:
+        """The layer's present paths by name, in ``path_names`` order."""
+        return {k: p for k in self.path_names if (p := getattr(self, k)) is not None}
+
+    def path_outputs(self, x: Tensor) -> dict[str, Tensor]:
+        """Each path's contribution to ``s`` (shaped like ``s``)."""
+        return {k: p(x) for k, p in self.paths().items()}
+
+    def bias_rows(self, g: Tensor) -> Tensor:
+        """``d(v . f) / d bias`` from ``g = d(v . f) / ds``: ``(B, c_out)``."""
+        raise NotImplementedError
+
+    def kron_accumulate(self, stats, x, gs):
+        for name, path in self.paths().items():
+            path.kron_accumulate(stats.setdefault(name, {"positions": self.positions}), x, gs)
+        for g in gs:
+            add_outer(stats, "G_bias", self.bias_rows(g))
+
+    def kron_eigen(self, stats, n):
+        out = {}
+        for name, path in self.paths().items():
+            for k, v in path.kron_eigen(stats[name], n).items():
+                out[f"{name}.{k}"] = v
+        eg = torch.linalg.eigvalsh(stats["G_bias"]).clamp_min(0)[None]
+        out["bias"] = [(eg, torch.ones(1, 1, dtype=eg.dtype))]
+        return out
 
 
 class Readout(KronLayer):

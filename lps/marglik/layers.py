@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lps.marglik.kron import KronLayer, Readout, add_outer, kron_eigs
+from lps.marglik.kron import Readout, ResidualLayer, add_outer, kron_eigs
 
 __all__ = [
     "ConvPath",
@@ -148,12 +148,14 @@ class FactoredPath(nn.Module):
         return {"U": [(eg_u, ea_u)], "V": [kron_eigs(stats["G_V"], stats["A_V"], n)]}
 
 
-class ResidualConvLayer(KronLayer):
+class ResidualConvLayer(ResidualLayer):
     """``relu(conv(x) + free(x) + b)``, then optional shift-equivariant stride-2 subsampling.
 
     ``free`` is ``"dense"``, ``"factored"`` or ``None``; ``conv=False`` drops the conv path.
     Input ``(B, c_in, H, W)`` with ``(H, W) == size``; output ``(B, c_out, H', W')``.
     """
+
+    path_names = ("conv", "free")
 
     def __init__(
         self,
@@ -178,6 +180,7 @@ class ResidualConvLayer(KronLayer):
         if not conv and free is None:
             raise ValueError("ResidualConvLayer: needs at least one path (conv or free)")
         self.size, self.c_in, self.subsample = tuple(size), c_in, subsample
+        self.positions = float(size[0] * size[1])
         self.conv = ConvPath(c_in, c_out, kernel) if conv else None
         if free == "dense":
             self.free = DensePath((c_in, *size), (c_out, *size))
@@ -186,14 +189,6 @@ class ResidualConvLayer(KronLayer):
         else:
             self.free = None
         self.bias = nn.Parameter(torch.zeros(c_out))
-
-    def paths(self) -> dict[str, nn.Module]:
-        """The layer's paths by name (``conv``, ``free``)."""
-        return {k: p for k, p in (("conv", self.conv), ("free", self.free)) if p is not None}
-
-    def path_outputs(self, x: Tensor) -> dict[str, Tensor]:
-        """Each path's contribution to ``s``, ``(B, c_out, H, W)``."""
-        return {k: p(x) for k, p in self.paths().items()}
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.c_in or tuple(x.shape[2:]) != self.size:
@@ -206,21 +201,8 @@ class ResidualConvLayer(KronLayer):
         out = torch.relu(s)
         return aps_subsample(out) if self.subsample else out
 
-    def kron_accumulate(self, stats, x, gs):
-        stats["positions"] = float(self.size[0] * self.size[1])
-        for name, path in self.paths().items():
-            path.kron_accumulate(stats.setdefault(name, {"positions": stats["positions"]}), x, gs)
-        for g in gs:
-            add_outer(stats, "G_bias", g.sum((2, 3)))
-
-    def kron_eigen(self, stats, n):
-        out = {}
-        for name, path in self.paths().items():
-            for k, v in path.kron_eigen(stats[name], n).items():
-                out[f"{name}.{k}"] = v
-        eg = torch.linalg.eigvalsh(stats["G_bias"]).clamp_min(0)[None]
-        out["bias"] = [(eg, torch.ones(1, 1, dtype=eg.dtype))]
-        return out
+    def bias_rows(self, g: Tensor) -> Tensor:
+        return g.sum((2, 3))
 
 
 class ResidualImageNet(nn.Module):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lps.marglik.kron import KronLayer, Readout, add_outer, kron_eigs
+from lps.marglik.kron import Readout, ResidualLayer, add_outer, kron_eigs
 from lps.marglik.layers import DensePath
 
 __all__ = ["ResidualSetLayer", "ResidualSetNet", "SetEquivariantPath"]
@@ -42,25 +42,20 @@ class SetEquivariantPath(nn.Module):
         }
 
 
-class ResidualSetLayer(KronLayer):
+class ResidualSetLayer(ResidualLayer):
     """``relu(equiv(x) + free(x) + bias)`` on ``(B, n, c_in)`` -> ``(B, n, c_out)``."""
+
+    path_names = ("equiv", "free")
 
     def __init__(self, c_in: int, c_out: int, n: int, free: bool = True, equiv: bool = True):
         super().__init__()
         if not free and not equiv:
             raise ValueError("ResidualSetLayer: needs at least one path (equiv or free)")
         self.n, self.c_in = n, c_in
+        self.positions = float(n)
         self.equiv = SetEquivariantPath(c_in, c_out) if equiv else None
         self.free = DensePath((n, c_in), (n, c_out)) if free else None
         self.bias = nn.Parameter(torch.zeros(c_out))
-
-    def paths(self) -> dict[str, nn.Module]:
-        """The layer's paths by name (``equiv``, ``free``)."""
-        return {k: p for k, p in (("equiv", self.equiv), ("free", self.free)) if p is not None}
-
-    def path_outputs(self, x: Tensor) -> dict[str, Tensor]:
-        """Each path's contribution to ``s``, ``(B, n, c_out)``."""
-        return {k: p(x) for k, p in self.paths().items()}
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 3 or x.shape[1:] != (self.n, self.c_in):
@@ -71,20 +66,8 @@ class ResidualSetLayer(KronLayer):
         self._record(x, s)
         return torch.relu(s)
 
-    def kron_accumulate(self, stats, x, gs):
-        for name, path in self.paths().items():
-            path.kron_accumulate(stats.setdefault(name, {"positions": float(self.n)}), x, gs)
-        for g in gs:
-            add_outer(stats, "G_bias", g.sum(1))
-
-    def kron_eigen(self, stats, n):
-        out = {}
-        for name, path in self.paths().items():
-            for k, v in path.kron_eigen(stats[name], n).items():
-                out[f"{name}.{k}"] = v
-        eg = torch.linalg.eigvalsh(stats["G_bias"]).clamp_min(0)[None]
-        out["bias"] = [(eg, torch.ones(1, 1, dtype=eg.dtype))]
-        return out
+    def bias_rows(self, g: Tensor) -> Tensor:
+        return g.sum(1)
 
 
 class ResidualSetNet(nn.Module):
