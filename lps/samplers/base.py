@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from lps.fields import FieldType
 from lps.groups import Group, Rigid, element_dtype, full_precision, masked_centroid
+from lps.samplers.settings import NoArgs, parse_args
 
 
 @dataclass
@@ -150,3 +151,20 @@ class Sampler(nn.Module):
             )
         centre = masked_centroid(inputs[name].to(rigid.matrix.dtype), mask)
         return Rigid(rigid.matrix, repeat_rows(centre, k))
+
+
+class SingleElementFrame(Sampler):
+    """A canonicalization that needs no noise and takes no settings: one element per input,
+    computed by :meth:`sample` (the centroid of ``T(d)``, the RMS norm of ``Scale``)."""
+
+    deterministic = True
+
+    def __init__(self, group: Group, **args):
+        parse_args(NoArgs, args, f"sampler 'frame' for {group.name}")
+        super().__init__(group)
+
+    def sample_noise(self, inputs, types, mask, k, generator=None):
+        return None
+
+    def transform_noise(self, h, noise, k):
+        return None

@@ -21,9 +21,9 @@ from torch import Tensor
 from lps.fields import FieldType
 from lps.groups import Group, full_precision, masked_centroid
 from lps.samplers import register_frame
-from lps.samplers.base import Sampler, SamplerOutput, inputs_dtype, repeat_rows
+from lps.samplers.base import Sampler, SamplerOutput, SingleElementFrame, inputs_dtype, repeat_rows
 from lps.samplers.frame import FrameSampler
-from lps.samplers.settings import FrameArgs, NoArgs, parse_args
+from lps.samplers.settings import FrameArgs, parse_args
 
 
 def rms_scale(
@@ -56,20 +56,8 @@ def rms_scale(
 
 
 @register_frame("scale")
-class ScaleFrame(Sampler):
+class ScaleFrame(SingleElementFrame):
     """The RMS-norm canonicalization of ``Scale`` (a frame of one element; no settings)."""
-
-    deterministic = True
-
-    def __init__(self, group: Group, **args):
-        parse_args(NoArgs, args, f"sampler 'frame' for {group.name}")
-        super().__init__(group)
-
-    def sample_noise(self, inputs, types, mask, k, generator=None):
-        return None
-
-    def transform_noise(self, h, noise, k):
-        return None
 
     def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
         device = next(iter(inputs.values())).device

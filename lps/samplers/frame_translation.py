@@ -8,27 +8,20 @@ is computed in float64; elements are fp32, or float64 for float64 inputs.
 from __future__ import annotations
 
 from lps.fields import FieldType
-from lps.groups import Group, full_precision, masked_centroid
+from lps.groups import full_precision, masked_centroid
 from lps.samplers import register_frame
-from lps.samplers.base import Sampler, SamplerOutput, first_of_type, inputs_dtype, repeat_rows
-from lps.samplers.settings import NoArgs, parse_args
+from lps.samplers.base import (
+    SamplerOutput,
+    SingleElementFrame,
+    first_of_type,
+    inputs_dtype,
+    repeat_rows,
+)
 
 
 @register_frame("translation")
-class TranslationFrame(Sampler):
+class TranslationFrame(SingleElementFrame):
     """The centroid canonicalization of ``T(d)`` (a frame of one element; no settings)."""
-
-    deterministic = True
-
-    def __init__(self, group: Group, **args):
-        parse_args(NoArgs, args, f"sampler 'frame' for {group.name}")
-        super().__init__(group)
-
-    def sample_noise(self, inputs, types, mask, k, generator=None):
-        return None
-
-    def transform_noise(self, h, noise, k):
-        return None
 
     def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
         name = first_of_type(inputs, types, FieldType.POSITION)
