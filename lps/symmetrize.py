@@ -239,6 +239,31 @@ def _average(y: Tensor, weights: Tensor | None) -> Tensor:
     return (y * w).sum(1)
 
 
+def resolve_wrapper_args(
+    group: str | Group,
+    inputs: dict[str, str | FieldType | FieldSpec],
+    outputs: str | FieldType | FieldSpec | dict[str, str | FieldType | FieldSpec],
+    sampler: str | Sampler,
+    sampler_args: dict[str, Any] | None,
+) -> tuple[Group, dict[str, FieldSpec], dict[str, FieldSpec], Sampler]:
+    """What a wrapper is built from, by name or object, checked: the group, the input and
+    output specs (a single output under one internal name), and the sampler (built from its
+    name with ``sampler_args``, or a built one for the same group)."""
+    group = get_group(group)
+    input_specs = parse_field_specs(inputs, "inputs")
+    if isinstance(outputs, dict):
+        output_specs = parse_field_specs(outputs, "outputs")
+    else:
+        output_specs = {_SINGLE: FieldSpec.parse(outputs, "outputs")}
+    if isinstance(sampler, str):
+        sampler = build_sampler(sampler, group, inputs=input_specs, **(sampler_args or {}))
+    elif sampler_args:
+        raise ValueError(f"sampler_args {sorted(sampler_args)} given with a built sampler")
+    if sampler.group.name != group.name:
+        raise ValueError(f"sampler is for group {sampler.group.name}, the wrapper for {group.name}")
+    return group, input_specs, output_specs, sampler
+
+
 def symmetrize(
     base_model: nn.Module,
     group: str | Group,
@@ -273,18 +298,9 @@ def symmetrize(
     Returns:
         a :class:`Symmetrized` module whose forward returns a :class:`SymmetrizedOutput`.
     """
-    group = get_group(group)
-    input_specs = parse_field_specs(inputs, "inputs")
-    if isinstance(outputs, dict):
-        output_specs = parse_field_specs(outputs, "outputs")
-    else:
-        output_specs = {_SINGLE: FieldSpec.parse(outputs, "outputs")}
-    if isinstance(sampler, str):
-        sampler = build_sampler(sampler, group, inputs=input_specs, **(sampler_args or {}))
-    elif sampler_args:
-        raise ValueError(f"sampler_args {sorted(sampler_args)} given with a built sampler")
-    if sampler.group.name != group.name:
-        raise ValueError(f"sampler is for group {sampler.group.name}, the wrapper for {group.name}")
+    group, input_specs, output_specs, sampler = resolve_wrapper_args(
+        group, inputs, outputs, sampler, sampler_args
+    )
     return Symmetrized(
         base_model,
         group,

@@ -15,11 +15,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lps.fields import FieldSpec, FieldType, parse_field_specs
-from lps.groups import Group, get_group
+from lps.fields import FieldSpec, FieldType
+from lps.groups import Group
 from lps.relax.fixed_inputs import FixedInputs, forced
-from lps.samplers import Sampler, SamplerOutput, build_sampler
-from lps.symmetrize import _SINGLE, Symmetrized, SymmetrizedOutput
+from lps.samplers import Sampler, SamplerOutput
+from lps.symmetrize import Symmetrized, SymmetrizedOutput, resolve_wrapper_args
 
 
 class RegularInputsSampler(Sampler):
@@ -98,7 +98,9 @@ def symmetrize_relaxed(
     fixed_at: str | None = None,
     fixed_name: str = "fixed",
     sampler_args: dict[str, Any] | None = None,
-    **kwargs: Any,
+    n_samples: int = 1,
+    n_samples_eval: int | None = None,
+    validate: bool = True,
 ) -> RelaxedSymmetrized:
     """:func:`lps.symmetrize` with learnable fixed inputs (approximate equivariance).
 
@@ -108,12 +110,14 @@ def symmetrize_relaxed(
         fixed_inputs: the :class:`FixedInputs` (count ``m``, dropout, domain, eval switch).
         fixed_at: the ``position`` input they are evaluated at (default: the only one).
         fixed_name: the keyword the base model receives them as.
-        group, inputs, outputs, sampler, sampler_args, **kwargs: as for :func:`lps.symmetrize`.
+        group, inputs, outputs, sampler, sampler_args, n_samples, n_samples_eval, validate:
+            as for :func:`lps.symmetrize`.
     """
     if not isinstance(fixed_inputs, FixedInputs):
         raise TypeError(f"fixed_inputs: expected a FixedInputs, got {type(fixed_inputs).__name__}")
-    group = get_group(group)
-    specs = parse_field_specs(inputs, "inputs")
+    group, specs, out_specs, sampler = resolve_wrapper_args(
+        group, inputs, outputs, sampler, sampler_args
+    )
     if fixed_name in specs:
         raise ValueError(f"fixed_name {fixed_name!r} is already an input field; choose another")
     positions = [n for n, s in specs.items() if s.type == FieldType.POSITION]
@@ -126,24 +130,9 @@ def symmetrize_relaxed(
         fixed_at = positions[0]
     if fixed_at not in positions:
         raise ValueError(f"fixed_at={fixed_at!r} is not a position input; got {positions}")
-    if isinstance(sampler, str):
-        sampler = build_sampler(sampler, group, inputs=specs, **(sampler_args or {}))
-    elif sampler_args:
-        raise ValueError(f"sampler_args {sorted(sampler_args)} given with a built sampler")
-    if sampler.group.name != group.name:
-        raise ValueError(f"sampler is for group {sampler.group.name}, the wrapper for {group.name}")
     all_specs = {**specs, fixed_name: FieldSpec(FieldType.NODE, max(fixed_inputs.count, 1))}
     if fixed_inputs.count == 0:
         all_specs[fixed_name] = FieldSpec(FieldType.NODE, None)
-    if isinstance(outputs, dict):
-        out_specs = parse_field_specs(outputs, "outputs")
-    else:
-        out_specs = {_SINGLE: FieldSpec.parse(outputs, "outputs")}
-    n_samples = kwargs.pop("n_samples", 1)
-    n_samples_eval = kwargs.pop("n_samples_eval", None)
-    validate = kwargs.pop("validate", True)
-    if kwargs:
-        raise TypeError(f"symmetrize_relaxed: unexpected arguments {sorted(kwargs)}")
     return RelaxedSymmetrized(
         base_model,
         group,
