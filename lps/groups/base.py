@@ -12,6 +12,18 @@ from torch import Tensor
 
 from lps.fields import FieldType
 
+#: The field types of graphs and point clouds (all but images): what S_n, O(d)-type groups,
+#: their axis subgroups, Scale and T(d) act on.
+POINT_CLOUD_FIELDS = frozenset(
+    {
+        FieldType.INVARIANT,
+        FieldType.NODE,
+        FieldType.PAIR,
+        FieldType.NODE_VECTOR,
+        FieldType.POSITION,
+    }
+)
+
 
 @contextlib.contextmanager
 def full_precision(device: torch.device):

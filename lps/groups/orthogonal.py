@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from lps.fields import FieldType
-from lps.groups.base import Example, Group, element_dtype, full_precision
+from lps.groups.base import POINT_CLOUD_FIELDS, Example, Group, element_dtype, full_precision
 
 
 @dataclass
@@ -81,9 +81,7 @@ class Orthogonal(Group):
         self.name = f"{prefix}({d})"
         self.kind = "rigid"
         self.moves = frozenset({"space"})
-        types = {FieldType.INVARIANT, FieldType.NODE, FieldType.PAIR, FieldType.NODE_VECTOR}
-        types.add(FieldType.POSITION)
-        self.acts_on = frozenset(types)
+        self.acts_on = POINT_CLOUD_FIELDS
 
     def identity(self, m, num_nodes=None, device="cpu") -> Rigid:
         eye = torch.eye(self.d, device=device).expand(m, self.d, self.d).contiguous()

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from lps.fields import FieldType
 from lps.groups.band import BandedSoft, band_grad, pair_product_grad
-from lps.groups.base import Example, Group, full_precision
+from lps.groups.base import POINT_CLOUD_FIELDS, Example, Group, full_precision
 
 
 @dataclass
@@ -151,15 +151,7 @@ class Permutation(Group):
     name = "S_n"
     kind = "permutation"
     moves = frozenset({"nodes"})
-    acts_on = frozenset(
-        {
-            FieldType.INVARIANT,
-            FieldType.NODE,
-            FieldType.PAIR,
-            FieldType.NODE_VECTOR,
-            FieldType.POSITION,
-        }
-    )
+    acts_on = POINT_CLOUD_FIELDS
 
     def identity(self, m: int, num_nodes: int | None, device: torch.device | str = "cpu") -> Perm:
         if num_nodes is None:

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from lps.fields import FieldType
 from lps.groups import register_group
-from lps.groups.base import Example, Group, element_dtype, full_precision
+from lps.groups.base import POINT_CLOUD_FIELDS, Example, Group, element_dtype, full_precision
 from lps.groups.orthogonal import Orthogonal
 
 #: Group kinds whose action on space is linear (no translation), so commutes with scaling.
@@ -48,15 +48,7 @@ class Scale(Group):
         self.name = "Scale"
         self.kind = "scale"
         self.moves = frozenset({"space"})
-        self.acts_on = frozenset(
-            {
-                FieldType.INVARIANT,
-                FieldType.NODE,
-                FieldType.PAIR,
-                FieldType.NODE_VECTOR,
-                FieldType.POSITION,
-            }
-        )
+        self.acts_on = POINT_CLOUD_FIELDS
         if self.log_range != math.log(2.0):
             self.note = (
                 f"not compact: haar draws log s ~ U(-{self.log_range:g}, {self.log_range:g})"

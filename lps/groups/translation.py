@@ -17,7 +17,7 @@ from torch import Tensor
 
 from lps.fields import FieldType
 from lps.groups import register_group
-from lps.groups.base import Example, Group, element_dtype, full_precision
+from lps.groups.base import POINT_CLOUD_FIELDS, Example, Group, element_dtype, full_precision
 
 
 class Translation(Group):
@@ -41,15 +41,7 @@ class Translation(Group):
         self.name = f"T({d})"
         self.kind = "translation"
         self.moves = frozenset({"space"})
-        self.acts_on = frozenset(
-            {
-                FieldType.INVARIANT,
-                FieldType.NODE,
-                FieldType.PAIR,
-                FieldType.NODE_VECTOR,
-                FieldType.POSITION,
-            }
-        )
+        self.acts_on = POINT_CLOUD_FIELDS
 
     def identity(self, m, num_nodes=None, device="cpu") -> Tensor:
         return torch.zeros(m, self.d, device=device)
