@@ -22,6 +22,7 @@ from lps.marglik import (
     hyper_step,
     layer_readout,
     log_marglik,
+    prior_rms,
     save_checkpoint,
     train_marglik,
 )
@@ -193,3 +194,35 @@ def test_marglik_training_switches_off_unneeded_free_path():
     assert prec["layers.0.free.weight"] > 1.5 * max(prec["layers.0.equiv.a"], 1.0)
     assert out["final"]["test_acc"] > 70
     assert len(out["history"]) >= 7 and all(0 < r["share"] < 1 for r in out["final"]["layers"])
+
+
+def test_prior_share_matches_the_prior_variance_of_each_path():
+    """Under ``N(0, 1/delta)`` weights a dense path's output has mean square
+    ``mean ||x||^2 / delta``, a circular 3x3 conv's ``9 mean ||x||^2 / (HW delta)``."""
+    torch.manual_seed(0)
+    layer = ResidualConvLayer(2, 3, (8, 8), free="dense", subsample=False)
+    x = torch.rand(32, 2, 8, 8)
+    prec = {"l.conv.weight": 2.0, "l.free.weight": 50.0}
+    rms = prior_rms(layer, "l", x, prec, samples=64)
+    msq = x.flatten(1).pow(2).sum(1).mean()
+    assert rms["free"] ** 2 == pytest.approx(float(msq / 50.0), rel=0.05)
+    assert rms["conv"] ** 2 == pytest.approx(float(9 * msq / (64 * 2.0)), rel=0.05)
+    net = ResidualImageNet(8, 3, 2, 2, free="dense")
+    p = Precisions(net, {"layers.0.free.weight": 1e6, "layers.1.conv.weight": 1e6})
+    c = collect_curvature(net, [(torch.rand(6, 1, 8, 8), torch.randint(0, 3, (6,)))])
+    rows = layer_readout(net, torch.rand(6, 1, 8, 8), p, c)
+    assert rows[0]["prior_share"] < 0.01 and rows[1]["prior_share"] > 0.99
+    assert rows[0]["neff_share"] < 0.01 and rows[1]["neff_share"] > 0.99
+    assert all(0 <= r["share"] <= 1 for r in rows)
+
+
+def test_residual_nets_are_registered_backbones():
+    from lps.backbones import create_backbone, list_backbones
+
+    assert {"marglik_image", "marglik_set"} <= set(list_backbones())
+    net = create_backbone("marglik_image", "logits", size=8, classes=4, hidden=3, layers=2)
+    assert isinstance(net, ResidualImageNet) and net(torch.rand(2, 1, 8, 8)).shape == (2, 4)
+    sets = create_backbone("marglik_set", "logits", max_nodes=4, node_dim=2, classes=3)
+    assert sets(torch.randn(5, 4, 2)).shape == (5, 3)
+    with pytest.raises(ValueError, match="kind 'logits'"):
+        create_backbone("marglik_image", "node", size=8, classes=4)

@@ -12,8 +12,10 @@ precisions, learned by maximizing a Kronecker-factored Laplace marginal likeliho
 - :mod:`lps.marglik.train`: MAP or marginal-likelihood training, NaN-safe.
 - :mod:`lps.marglik.readout`: per-layer precisions, effective dimensions, free-path shares
   and their figure.
+- :mod:`lps.marglik.backbones`: the networks as backbones ``marglik_image``, ``marglik_set``.
 """
 
+from lps.marglik import backbones as _backbones  # noqa: F401  (registers the backbones)
 from lps.marglik.kron import KronLayer, Readout
 from lps.marglik.laplace import (
     Curvature,
@@ -31,7 +33,7 @@ from lps.marglik.layers import (
     ResidualImageNet,
     aps_subsample,
 )
-from lps.marglik.readout import layer_readout, plot_shares
+from lps.marglik.readout import layer_readout, plot_shares, prior_rms
 from lps.marglik.set_layers import ResidualSetLayer, ResidualSetNet, SetEquivariantPath
 from lps.marglik.train import MarglikSettings, hyper_step, save_checkpoint, train_marglik
 
@@ -57,6 +59,7 @@ __all__ = [
     "layer_readout",
     "log_marglik",
     "plot_shares",
+    "prior_rms",
     "save_checkpoint",
     "train_marglik",
 ]

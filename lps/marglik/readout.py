@@ -1,9 +1,16 @@
 """Per-layer readout of discovered symmetry, and its figure (layers x paths).
 
 For each residual layer: the prior precision of every parameter tensor, the effective
-dimensionality ``sum h / (h + delta)`` of each path, and the **free-path share**
-``r_free / (r_free + r_equiv)``, with ``r`` the root-mean-square output of a path on a batch
-of data: 0 when the free path is switched off, 1 when it carries the layer alone.
+dimensionality ``sum h / (h + delta)`` of each path, and three free-path shares, each 0 when
+the free path is switched off and 1 when it carries the layer alone:
+
+- ``share``: ``r_free / (r_free + r_equiv)``, ``r`` the root-mean-square output of a path
+  (trained weights) on a batch of data;
+- ``prior_share``: the same with ``r`` the root-mean-square output under the *learned prior*
+  (weights drawn from ``N(0, 1 / delta)``): how much of the layer's a-priori function the
+  marginal likelihood gives each path;
+- ``neff_share``: the reference's readout (van der Ouderaa et al. 2023): effective
+  dimensionality per parameter, ``n_free / (n_free + n_equiv)`` with ``n = eff_dim / P``.
 """
 
 from __future__ import annotations
@@ -13,22 +20,58 @@ import math
 import torch
 from torch import Tensor, nn
 
+from lps.io import atomic_write
 from lps.marglik.laplace import Curvature, Precisions, effective_dims
 
-__all__ = ["layer_readout", "plot_shares"]
+__all__ = ["layer_readout", "plot_shares", "prior_rms"]
 
 
 def _layers(model: nn.Module) -> dict[str, nn.Module]:
     return {n: m for n, m in model.named_modules() if hasattr(m, "path_outputs")}
 
 
+def _share(values: dict[str, float]) -> float:
+    """``free / (free + equivariant paths)``; NaN when every path is zero."""
+    free = values.get("free", 0.0)
+    total = free + sum(v for k, v in values.items() if k != "free")
+    return free / total if total > 0 else math.nan
+
+
+def prior_rms(
+    layer: nn.Module,
+    prefix: str,
+    x: Tensor,
+    prec: dict[str, float],
+    samples: int = 4,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Root-mean-square output of each path of ``layer`` on its input ``x`` with the path's
+    weights drawn from the prior ``N(0, 1 / delta)`` (``prec[f"{prefix}.{path}.{name}"]``),
+    averaged over ``samples`` draws: the path's share of the prior function."""
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, path in layer.paths().items():
+        params = dict(path.named_parameters())
+        total = 0.0
+        for _ in range(samples):
+            draw = {
+                k: torch.randn(p.shape, generator=gen, dtype=p.dtype)
+                / prec[f"{prefix}.{name}.{k}"] ** 0.5
+                for k, p in params.items()
+            }
+            total += float(torch.func.functional_call(path, draw, (x,)).pow(2).mean())
+        out[name] = (total / samples) ** 0.5
+    return out
+
+
 @torch.no_grad()
 def layer_readout(
     model: nn.Module, x: Tensor, prec: Precisions | None = None, curv: Curvature | None = None
 ) -> list[dict]:
-    """One dict per residual layer: ``name``, ``rms`` and ``eff_dim`` per path, ``precision``
-    per tensor, ``share`` (free-path share; 0 without a free path, 1 without an equivariant one).
-    ``x`` is a batch of network inputs."""
+    """One dict per residual layer: ``name``, ``rms``, ``eff_dim`` and ``prior_rms`` per path,
+    ``precision`` per tensor, and the free-path shares ``share``, ``prior_share`` (with
+    ``prec``) and ``neff_share`` (with ``prec`` and ``curv``); a share is 0 without a free path,
+    1 without an equivariant one. ``x`` is a batch of network inputs."""
     was = model.training
     model.eval()
     inputs: dict[str, Tensor] = {}
@@ -47,22 +90,28 @@ def layer_readout(
     rows = []
     for n, m in _layers(model).items():
         rms = {k: float(v.pow(2).mean().sqrt()) for k, v in m.path_outputs(inputs[n]).items()}
-        free = rms.get("free", 0.0)
-        equiv = sum(v for k, v in rms.items() if k != "free")
-        share = free / (free + equiv) if free + equiv > 0 else math.nan
-        row = {"name": n, "rms": rms, "share": share}
+        row = {"name": n, "rms": rms, "share": _share(rms)}
         row["precision"] = {
             k[len(n) + 1 :]: v for k, v in prec_vals.items() if k.startswith(n + ".")
         }
+        if prec_vals:
+            row["prior_rms"] = prior_rms(m, n, inputs[n], prec_vals)
+            row["prior_share"] = _share(row["prior_rms"])
         row["eff_dim"] = {
             p: sum(v for k, v in eff.items() if k.startswith(f"{n}.{p}.")) for p in rms
         }
+        if eff:
+            sizes = {p: sum(q.numel() for q in path.parameters()) for p, path in m.paths().items()}
+            row["neff_share"] = _share({p: row["eff_dim"][p] / sizes[p] for p in sizes})
         rows.append(row)
     return rows
 
 
 def plot_shares(results: dict[str, list[float]], path: str, title: str = "") -> None:
-    """Grouped bars of the free-path share: ``results[label] = [share per layer]``."""
+    """Grouped bars of the free-path share, ``results[label] = [share per layer]``, written
+    atomically to ``path`` (PNG)."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,5 +132,7 @@ def plot_shares(results: dict[str, list[float]], path: str, title: str = "") -> 
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
+    atomic_write(path, buf.getvalue())
