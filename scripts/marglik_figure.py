@@ -5,7 +5,8 @@
 
 Left of each row: the share of the equivariant and of the free path in every layer after
 training (stacked, mean over seeds), MAP (fixed prior) next to learned precisions. Right:
-the free-path share of the learned model per layer over the epochs (each seed a line).
+the free-path share of the learned models per layer over the epochs (each seed a line;
+conv + dense solid, conv + factored dashed).
 """
 
 from __future__ import annotations
@@ -52,15 +53,18 @@ def main() -> None:
         row[0].set_ylabel(f"task {task}\npath share")
         row[0].set_ylim(0, 1)
         row[0].legend(fontsize=6, loc="lower right")
-        for r in (r for r in runs if r["task"] == task and r["model"] == "residual_ml"):
+        learned = [m for m in ("residual_ml", "factored_ml") if m in models]
+        for r in (r for r in runs if r["task"] == task and r["model"] in learned):
             ep = [e["epoch"] for e in r["history"]]
+            style = "-" if r["model"] == "residual_ml" else "--"
             for j in range(n_layers):
                 row[1].plot(
                     ep,
                     [e["layers"][j]["share"] for e in r["history"]],
                     color=f"C{j}",
                     lw=1,
-                    label=f"layer {j + 1}" if r["seed"] == 0 else None,
+                    ls=style,
+                    label=f"{r['model']}, layer {j + 1}" if r["seed"] == 0 else None,
                 )
         row[1].axhline(0.1, color="grey", lw=0.6, ls=":")
         row[1].axhline(0.5, color="grey", lw=0.6, ls="--")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import statistics
 import time
@@ -88,6 +89,13 @@ def render(runs: list[dict], device: str, command: str) -> tuple[str, dict]:
             if t in TARGET_SHARE:
                 entry["share_target"] = TARGET_SHARE[t][0]
                 entry["share_met"] = TARGET_SHARE[t][1](shares)
+                for key in ("prior_shares", "neff_shares"):  # the other readouts, if recorded
+                    if all(key in r for r in rs):
+                        other = [statistics.mean(r[key][j] for r in rs) for j in range(len(shares))]
+                        entry[key] = other
+                        entry[f"share_met_{key.removesuffix('_shares')}"] = TARGET_SHARE[t][1](
+                            other
+                        )
             targets[f"{t}/{ml}"] = entry
     lines += readout_lines(runs)
     lines += ["", "Targets (means over seeds):", ""]
@@ -97,9 +105,9 @@ def render(runs: list[dict], device: str, command: str) -> tuple[str, dict]:
             + ", ".join(
                 f"{a} = {round(b, 3) if isinstance(b, float) else b}"
                 for a, b in e.items()
-                if a != "shares"
+                if not a.endswith("shares")
             )
-            + f", shares = {[round(s, 3) for s in e['shares']]}"
+            + "".join(f", {k} = {[round(s, 3) for s in e[k]]}" for k in e if k.endswith("shares"))
         )
     return "\n".join(lines) + "\n", targets
 
@@ -116,7 +124,8 @@ def readout_lines(runs: list[dict]) -> list[str]:
                 "",
                 f"Readout, task {t}, {m} (mean over {len(rs)} seeds):",
                 "",
-                "| layer | prior precision per tensor | effective dims per path | free share |",
+                "| layer | prior precision per tensor | effective dims per path | free share: "
+                "output RMS / prior RMS / eff. dim per param |",
                 "|---|---|---|---|",
             ]
             for j, layer in enumerate(rs[0]["layers"]):
@@ -128,13 +137,16 @@ def readout_lines(runs: list[dict]) -> list[str]:
                     k: statistics.mean(r["layers"][j]["eff_dim"][k] for r in rs)
                     for k in layer["eff_dim"]
                 }
-                share = statistics.mean(r["layers"][j]["share"] for r in rs)
+                share = " / ".join(
+                    f"{statistics.mean(r['layers'][j].get(k, math.nan) for r in rs):.3f}"
+                    for k in ("share", "prior_share", "neff_share")
+                )
                 out.append(
                     f"| {j + 1} | "
                     + ", ".join(f"{k} {v:.3g}" for k, v in prec.items())
                     + " | "
                     + ", ".join(f"{k} {v:.1f}" for k, v in eff.items())
-                    + f" | {share:.3f} |"
+                    + f" | {share} |"
                 )
     return out
 

@@ -196,17 +196,27 @@ def test_marglik_training_switches_off_unneeded_free_path():
     assert len(out["history"]) >= 7 and all(0 < r["share"] < 1 for r in out["final"]["layers"])
 
 
-def test_prior_share_matches_the_prior_variance_of_each_path():
-    """Under ``N(0, 1/delta)`` weights a dense path's output has mean square
-    ``mean ||x||^2 / delta``, a circular 3x3 conv's ``9 mean ||x||^2 / (HW delta)``."""
+@pytest.mark.parametrize("free", ["dense", "factored"])
+def test_prior_rms_is_the_rms_output_under_prior_draws(free):
+    """The closed form equals the mean over many weight draws from ``N(0, 1/delta)``; for a
+    circular 3x3 conv it is ``9 mean ||x||^2 / (HW delta)``."""
     torch.manual_seed(0)
-    layer = ResidualConvLayer(2, 3, (8, 8), free="dense", subsample=False)
-    x = torch.rand(32, 2, 8, 8)
-    prec = {"l.conv.weight": 2.0, "l.free.weight": 50.0}
-    rms = prior_rms(layer, "l", x, prec, samples=64)
-    msq = x.flatten(1).pow(2).sum(1).mean()
-    assert rms["free"] ** 2 == pytest.approx(float(msq / 50.0), rel=0.05)
-    assert rms["conv"] ** 2 == pytest.approx(float(9 * msq / (64 * 2.0)), rel=0.05)
+    layer = ResidualConvLayer(2, 3, (8, 8), free=free, subsample=False)
+    x = torch.rand(16, 2, 8, 8)
+    prec = {f"l.{k}": v for k, v in zip(("conv.weight", "free.weight"), (2.0, 50.0))}
+    prec.update({"l.free.U": 5.0, "l.free.V": 4.0})
+    rms = prior_rms(layer, "l", x, prec)
+    msq = float(x.flatten(1).pow(2).sum(1).mean())
+    assert rms["conv"] ** 2 == pytest.approx(9 * msq / (64 * 2.0), rel=1e-5)
+    for name, path in layer.paths().items():
+        draws = []
+        for _ in range(400):
+            w = {
+                k: torch.randn(p.shape) / prec[f"l.{name}.{k}"] ** 0.5
+                for k, p in path.named_parameters()
+            }
+            draws.append(float(torch.func.functional_call(path, w, (x,)).pow(2).mean()))
+        assert rms[name] ** 2 == pytest.approx(sum(draws) / len(draws), rel=0.1)
     net = ResidualImageNet(8, 3, 2, 2, free="dense")
     p = Precisions(net, {"layers.0.free.weight": 1e6, "layers.1.conv.weight": 1e6})
     c = collect_curvature(net, [(torch.rand(6, 1, 8, 8), torch.randint(0, 3, (6,)))])

@@ -90,6 +90,8 @@ def run_marglik(
         "params": sum(p.numel() for p in net.parameters()),
         "test_acc": final["test_acc"],
         "shares": [r["share"] for r in final["layers"]],
+        "prior_shares": [r["prior_share"] for r in final["layers"]],
+        "neff_shares": [r["neff_share"] for r in final["layers"]],
         "layers": final["layers"],
         "log_marglik_per_point": final["log_marglik_per_point"],
         "seconds": time.perf_counter() - t0,

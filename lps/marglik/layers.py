@@ -67,6 +67,11 @@ class ConvPath(nn.Module):
         p = self.kernel // 2
         return F.conv2d(F.pad(x, (p, p, p, p), mode="circular"), self.weight)
 
+    def prior_mean_square(self, x: Tensor, prec: dict[str, float]) -> float:
+        """``E ||out||^2 / out.numel()`` over weights ``N(0, 1 / prec["weight"])``: the mean
+        squared patch norm over the precision."""
+        return float(self._patches(x).pow(2).sum(1).mean()) / prec["weight"]
+
     def kron_accumulate(self, stats, x, gs):
         add_outer(stats, "A", self._patches(x).transpose(1, 2).reshape(-1, self.weight[0].numel()))
         for g in gs:
@@ -89,6 +94,11 @@ class DensePath(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return (x.flatten(1) @ self.weight.T).view(x.shape[0], *self.out_shape)
+
+    def prior_mean_square(self, x: Tensor, prec: dict[str, float]) -> float:
+        """``E ||out||^2 / out.numel()`` over weights ``N(0, 1 / prec["weight"])``: the mean
+        squared input norm over the precision."""
+        return float(x.flatten(1).pow(2).sum(1).mean()) / prec["weight"]
 
     def kron_accumulate(self, stats, x, gs):
         add_outer(stats, "A", x.flatten(1))
@@ -126,6 +136,11 @@ class FactoredPath(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = torch.einsum("ydc,bdc->bdy", self.V, self._inner(x))
         return out.view(x.shape[0], out.shape[1], *self.size)
+
+    def prior_mean_square(self, x: Tensor, prec: dict[str, float]) -> float:
+        """``E ||out||^2 / out.numel()`` over independent ``U ~ N(0, 1/delta_U)``,
+        ``V ~ N(0, 1/delta_V)``: the mean squared input norm over ``delta_U delta_V``."""
+        return float(x.flatten(1).pow(2).sum(1).mean()) / (prec["U"] * prec["V"])
 
     def kron_accumulate(self, stats, x, gs):
         xf = x.detach().flatten(2)  # (B, C, X)

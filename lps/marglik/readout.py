@@ -7,8 +7,8 @@ the free path is switched off and 1 when it carries the layer alone:
 - ``share``: ``r_free / (r_free + r_equiv)``, ``r`` the root-mean-square output of a path
   (trained weights) on a batch of data;
 - ``prior_share``: the same with ``r`` the root-mean-square output under the *learned prior*
-  (weights drawn from ``N(0, 1 / delta)``): how much of the layer's a-priori function the
-  marginal likelihood gives each path;
+  (weights ``N(0, 1 / delta)``, in closed form): how much of the layer's a-priori function
+  the marginal likelihood gives each path;
 - ``neff_share``: the reference's readout (van der Ouderaa et al. 2023): effective
   dimensionality per parameter, ``n_free / (n_free + n_equiv)`` with ``n = eff_dim / P``.
 """
@@ -37,30 +37,14 @@ def _share(values: dict[str, float]) -> float:
     return free / total if total > 0 else math.nan
 
 
-def prior_rms(
-    layer: nn.Module,
-    prefix: str,
-    x: Tensor,
-    prec: dict[str, float],
-    samples: int = 4,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Root-mean-square output of each path of ``layer`` on its input ``x`` with the path's
-    weights drawn from the prior ``N(0, 1 / delta)`` (``prec[f"{prefix}.{path}.{name}"]``),
-    averaged over ``samples`` draws: the path's share of the prior function."""
-    gen = torch.Generator().manual_seed(seed)
+def prior_rms(layer: nn.Module, prefix: str, x: Tensor, prec: dict[str, float]) -> dict[str, float]:
+    """Root-mean-square output of each path of ``layer`` on its input ``x`` ``(B, ...)`` under
+    the prior ``N(0, 1 / delta)`` of its weights (``prec[f"{prefix}.{path}.{name}"]``), in
+    closed form (each path's ``prior_mean_square``): the path's share of the prior function."""
     out = {}
     for name, path in layer.paths().items():
-        params = dict(path.named_parameters())
-        total = 0.0
-        for _ in range(samples):
-            draw = {
-                k: torch.randn(p.shape, generator=gen, dtype=p.dtype)
-                / prec[f"{prefix}.{name}.{k}"] ** 0.5
-                for k, p in params.items()
-            }
-            total += float(torch.func.functional_call(path, draw, (x,)).pow(2).mean())
-        out[name] = (total / samples) ** 0.5
+        local = {k: prec[f"{prefix}.{name}.{k}"] for k, _ in path.named_parameters()}
+        out[name] = path.prior_mean_square(x, local) ** 0.5
     return out
 
 

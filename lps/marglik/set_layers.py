@@ -28,6 +28,11 @@ class SetEquivariantPath(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x @ self.a.T + (x.mean(1, keepdim=True) @ self.b.T)
 
+    def prior_mean_square(self, x: Tensor, prec: dict[str, float]) -> float:
+        """``E ||out||^2 / out.numel()`` over ``a ~ N(0, 1/delta_a)``, ``b ~ N(0, 1/delta_b)``."""
+        own = float(x.pow(2).sum(-1).mean()) / prec["a"]
+        return own + float(x.mean(1).pow(2).sum(-1).mean()) / prec["b"]
+
     def kron_accumulate(self, stats, x, gs):
         add_outer(stats, "A_a", x.reshape(-1, x.shape[-1]))
         add_outer(stats, "A_b", x.mean(1))

@@ -224,8 +224,10 @@ class DigitsQuadrants(Task):
         return layer_readout(model, x, self.prec, self.curv)
 
     def eval_logs(self, model) -> dict[str, float]:
+        """The per-layer readout; with learned precisions, effective dims use the curvature
+        of the last marginal-likelihood step (at most ``marglik_every`` steps old)."""
         out = {}
-        for i, row in enumerate(self._readout(model, fresh=False), start=1):
+        for i, row in enumerate(self._readout(model, fresh=not self.learn), start=1):
             for key in ("share", "prior_share", "neff_share"):
                 if key in row:
                     out[f"layer{i}/{key}"] = row[key]
