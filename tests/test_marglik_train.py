@@ -64,6 +64,10 @@ def test_lps_train_learns_precisions_and_writes_readout(tmp_path):
     # two marginal-likelihood steps moved the precisions away from the initial 1.0
     assert max(abs(math.log(v)) for v in task["precisions"].values()) > 0.05
     assert (run / "shares.png").read_bytes()[:4] == b"\x89PNG"
+    with contextlib.redirect_stdout(io.StringIO()):  # `lps evaluate` rebuilds the task
+        assert main(["evaluate", str(run)]) == 0
+    again = json.loads((run / "eval.json").read_text())["test"]["accuracy"]["mean"]
+    assert again == pytest.approx(metrics["test"]["accuracy"]["mean"], abs=1e-6)
 
 
 def test_map_model_keeps_its_prior(tmp_path):

@@ -152,6 +152,8 @@ class DigitsQuadrants(Task):
         from lps.train.build import backbone_from_config
 
         a = cfg.task_args
+        if not hasattr(self, "train_xy"):  # `lps evaluate` builds the model first
+            self.datasets(cfg)
         conv, free, self.learn = MODELS[a.model]
         classes = 10 if a.task == "A" else 40
         net = backbone_from_config(
