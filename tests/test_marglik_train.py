@@ -70,11 +70,13 @@ def test_lps_train_learns_precisions_and_writes_readout(tmp_path):
     assert again == pytest.approx(metrics["test"]["accuracy"]["mean"], abs=1e-6)
 
 
-def test_map_model_keeps_its_prior(tmp_path):
+def test_map_conv_model_keeps_its_prior_and_is_shift_invariant(tmp_path):
     run = tmp_path / "run"
     assert _train(run, "conv") == 0
-    task = json.loads((run / "metrics.json").read_text())["task_results"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    task = metrics["task_results"]
     assert task["shares"] == [0.0, 0.0] and set(task["precisions"].values()) == {1.0}
+    assert metrics["equivariance"]["shift_error"] < 1e-5  # the conv network is shift invariant
 
 
 def test_config_errors_name_task_args():
