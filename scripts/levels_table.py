@@ -69,7 +69,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sets", default=",".join(LEVEL_SETS))
     p.add_argument("--ae-epochs", type=int, default=30)
-    p.add_argument("--neighbours", type=int, default=10)
+    p.add_argument("--neighbours", type=int, default=30)
     p.add_argument("--trim", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/levels")

@@ -58,7 +58,7 @@ class LevelSettings:
     ae_lr: float = 3e-3
     penalty: float = 1.0
     embed_dim: int = 32
-    neighbours: int = 10
+    neighbours: int = 30
     trim: float = 0.1
     level_epochs: int = 150
     tolerance: float = 15.0

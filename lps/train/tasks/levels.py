@@ -45,7 +45,7 @@ class DigitsLevels(Task):
         rotation_set: str = "multiple"
         penalty: float = 1.0
         embed_dim: int = 32
-        neighbours: int = 10
+        neighbours: int = 30
         trim: float = 0.1
         level_epochs: int = 150
         tolerance: float = 15.0
