@@ -38,15 +38,18 @@ def markdown(rows: list[dict]) -> str:
         f"{s['trim']}; 2-core CPU, shared, one thread.",
         "",
         "| set | level MAE (deg) | Spearman | C_n order acc. | out-of-symmetry acc. "
-        "| k-means raw | k-means standardized | median psi error (deg) | fit s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| k-means raw | k-means standardized | median psi error (deg) | fit s "
+        "| kNN purity | level MAE, true angles | out-of-symmetry acc., true levels |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {NAMES.get(r['set'], r['set'])} | {fmt(r.get('level_mae_deg'), '.1f')} "
             f"| {fmt(r.get('spearman'))} | {fmt(r.get('order_accuracy'))} "
             f"| {r['ood_accuracy']:.3f} | {r['kmeans_raw']:.3f} | {r['kmeans_standardized']:.3f} "
-            f"| {r['psi_abs_error_deg']:.1f} | {r['fit_seconds']:.0f} |"
+            f"| {r['psi_abs_error_deg']:.1f} | {r['fit_seconds']:.0f} | {r['knn_purity']:.3f} "
+            f"| {fmt(r.get('level_mae_true_angles'), '.1f')} "
+            f"| {fmt(r.get('ood_accuracy_true_levels'))} |"
         )
     lines += ["", "Targets (issue 14):"]
     for r in rows:

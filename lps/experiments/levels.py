@@ -12,7 +12,12 @@ Metrics per rotation set (labels are used only here, for evaluation):
   |angle| > half-width; gaussian: > 2 sigma; discrete: more than 15 degrees from a C_n
   pose); accuracy of ``SymmetryLevels.out_of_symmetry``;
 - standardization: k-means (10 clusters, best-of-10 inits) accuracy, after the best
-  matching of clusters to classes, on raw and on standardized training images.
+  matching of clusters to classes, on raw and on standardized training images;
+- where the error comes from (:func:`error_sources`): the share of each training image's k
+  neighbours in phi that share its class (``knn_purity``); the level error left with psi
+  replaced by the true angles of those neighbours (``level_mae_true_angles``: the
+  neighbourhoods' share); the detection accuracy with theta replaced by the true class levels
+  (``ood_accuracy_true_levels``: psi's share).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from lps.levels import (
     SymmetryLevels,
     encode,
     fit_level_network,
+    knn_indices,
     pseudo_levels,
     train_autoencoder,
     wrap_degrees,
@@ -66,19 +72,27 @@ def fit_levels(name: str, s: LevelSettings) -> tuple[SymmetryLevels, dict]:
     t0 = time.perf_counter()
     ae = InvariantEquivariantAE(embed_dim=s.embed_dim, penalty=s.penalty)
     hist = train_autoencoder(ae, train["x"], s.ae_epochs, lr=s.ae_lr, seed=s.seed)
+    levels, info = levels_from_autoencoder(ae, name, s, train)
+    return levels, {"fit_seconds": round(time.perf_counter() - t0, 1), "ae_loss": hist[-1], **info}
+
+
+def levels_from_autoencoder(
+    ae: InvariantEquivariantAE, name: str, s: LevelSettings, train: dict | None = None
+) -> tuple[SymmetryLevels, dict]:
+    """The steps after the autoencoder: kNN pseudo-labels in phi and theta fitted on them,
+    on the training split of ``name`` (its labels are not read; its true angles only for
+    ``psi_abs_error_deg``, psi's median error)."""
+    train = load_digits_split(name, "train") if train is None else train
     z, angles = encode(ae, train["x"])
     kind = level_kind(name)
     labels = pseudo_levels(z, angles, kind, s.neighbours, s.trim)
     net = LevelNetwork(z.shape[1], kind)
     fit_level_network(net, z, labels, epochs=s.level_epochs, seed=s.seed)
-    levels = SymmetryLevels(ae, net, tolerance=s.tolerance, bank=(z, angles))
+    levels = SymmetryLevels(
+        ae, net, tolerance=s.tolerance, bank=(z, angles), neighbours=s.neighbours
+    )
     err = wrap_degrees(angles - train["angle"]).abs()
-    info = {
-        "fit_seconds": round(time.perf_counter() - t0, 1),
-        "ae_loss": hist[-1],
-        "psi_abs_error_deg": float(err.median()),
-    }
-    return levels, info
+    return levels, {"psi_abs_error_deg": float(err.median())}
 
 
 def _true_out(name: str, y: torch.Tensor, angle: torch.Tensor, tolerance: float) -> torch.Tensor:
@@ -138,7 +152,25 @@ def evaluate_levels(levels: SymmetryLevels, name: str, s: LevelSettings) -> dict
     res["kmeans_raw"] = cluster_accuracy(train["x"].numpy(), train["y"].numpy(), s.seed)
     std = torch.cat([levels.standardize(train["x"][i : i + 256]) for i in range(0, 1197, 256)])
     res["kmeans_standardized"] = cluster_accuracy(std.numpy(), train["y"].numpy(), s.seed)
-    return res
+    levels_true = torch.tensor([truth[int(c)].value for c in y], dtype=torch.float64)
+    if levels.kind != "discrete":
+        width = levels_true * (levels.gauss_k if levels.kind == "gaussian" else 1.0)
+        ood_true = wrap_degrees(levels.describe(x_rot)["angle"]).abs() > width
+        res["ood_accuracy_true_levels"] = float((ood_true == true_out).double().mean())
+    return {**res, **error_sources(levels, name, train, s)}
+
+
+def error_sources(levels: SymmetryLevels, name: str, train: dict, s: LevelSettings) -> dict:
+    """``knn_purity`` and ``level_mae_true_angles`` of the module docstring (training split)."""
+    z, _ = levels.bank
+    y, idx = train["y"], knn_indices(z, z, s.neighbours, exclude_self=True)
+    out = {"knn_purity": float((y[idx] == y[:, None]).double().mean())}
+    if levels.kind != "discrete":
+        est = pseudo_levels(z, train["angle"].double(), level_kind(name), s.neighbours, s.trim)
+        pred = np.array([float(est[y == c].mean()) for c in range(10)])
+        true = np.array([lv.value for lv in class_levels(name)])
+        out["level_mae_true_angles"] = float(np.abs(pred - true).mean())
+    return out
 
 
 def run_levels(name: str, s: LevelSettings) -> dict:
@@ -159,6 +191,7 @@ __all__ = [
     "evaluate_levels",
     "fit_levels",
     "level_kind",
+    "levels_from_autoencoder",
     "run_levels",
     "InvariantEquivariantAE",
     "LevelNetwork",

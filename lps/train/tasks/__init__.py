@@ -14,14 +14,18 @@ from lps.train.tasks.base import (
     move,
     register_task,
 )
+from lps.train.tasks.digits import DigitsRotated
 from lps.train.tasks.digits_quadrants import DigitsQuadrants
 from lps.train.tasks.exp import ExpClassify
+from lps.train.tasks.levels import DigitsLevels
 from lps.train.tasks.lrgb import LRGBTask, PCQMContact, PeptidesFunc, PeptidesStruct
 from lps.train.tasks.nbody import NBody
 from lps.train.tasks.pattern import PatternTask
 
 __all__ = [
+    "DigitsLevels",
     "DigitsQuadrants",
+    "DigitsRotated",
     "ExpClassify",
     "GraphTask",
     "LRGBTask",
