@@ -35,6 +35,7 @@ ABLATION = [("convcnp_fixed", {"fixed_count": m, "p_drop": 0.5}) for m in (0, 1,
 ]
 TERRAIN = [("tnp", {}), ("tetnp", {}), ("tetnp_fixed", {"fixed_count": 4, "p_drop": 0.5})]
 TNP_SIZES = {"width": 48, "heads": 4, "layers": 3}
+CONV_SIZES = {"density": 8, "half_width": 7.0}
 TERRAIN_OFFSET = 6.0  # out of region: points on [4, 8]^2, far from the terrain bump
 
 
@@ -63,9 +64,15 @@ def _job(spec: dict) -> dict:
     from lps.np.train import TrainSettings, evaluate, train_np
     from lps.relax import departure, forced
 
-    sizes = {} if spec["model"].startswith("conv") else TNP_SIZES
-    settings = TrainSettings(steps=spec["steps"], batch=spec["batch"], seed=spec["seed"])
+    sizes = CONV_SIZES if spec["model"].startswith("conv") else TNP_SIZES
+    settings = TrainSettings(
+        steps=spec["steps"], batch=spec["batch"], lr=spec["lr"], seed=spec["seed"]
+    )
     extra = {}
+    if spec.get("pool"):
+        from lps.np.train import TaskPool
+
+        extra = {"sample": TaskPool(spec["pool"])}
     if spec.get("table") == "terrain":
         from lps.np.terrain import build_terrain, sample_terrain_tasks
 
@@ -143,8 +150,12 @@ def main() -> None:
     ap.add_argument("--table", choices=("main", "ablation", "terrain"), default="main")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--steps", type=int, default=600)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--test-tasks", type=int, default=1024)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--test-tasks", type=int, default=4096)
+    ap.add_argument(
+        "--pool", nargs="*", help="training tasks drawn ahead (files of lps.np.train.save_pool)"
+    )
     ap.add_argument("--models", nargs="*", help="only these model names")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="docs/np_main")
@@ -168,6 +179,8 @@ def main() -> None:
             "seed": s,
             "steps": args.steps,
             "batch": args.batch,
+            "lr": args.lr,
+            "pool": args.pool,
             "test_tasks": args.test_tasks,
             "table": args.table,
         }
@@ -188,7 +201,8 @@ def main() -> None:
             path.write_text(json.dumps(done, indent=1))
     path.write_text(json.dumps(done, indent=1))
     header = (
-        f"{args.table}: {args.steps} steps x {args.batch} tasks per run, "
+        f"{args.table}: {args.steps} steps x {args.batch} tasks per run (Adam, lr {args.lr}, "
+        f"cosine), {'a pre-drawn pool' if args.pool else 'fresh tasks'}, "
         f"{done['test_tasks']} test tasks; log-likelihood per target (nats), mean ± std over seeds"
     )
     ceiling_ood = done.get("ceiling_ood", done["ceiling"])
