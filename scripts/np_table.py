@@ -54,7 +54,7 @@ def _test_sets(table: str, num_tasks: int):
 
 def _key(run: dict) -> str:
     args = ",".join(f"{k}={v}" for k, v in sorted(run["args"].items()))
-    return f"{run['model']}[{args}] seed {run['seed']}"
+    return f"{run['model']}[{args}] {run['steps']}x{run.get('batch', 16)} seed {run['seed']}"
 
 
 def _job(spec: dict) -> dict:
@@ -118,17 +118,17 @@ def _label(run: dict) -> str:
 
 
 def report(runs: list[dict], ceiling: float, header: str, ceiling_ood: float) -> str:
-    groups: dict[str, list[dict]] = {}
+    groups: dict[tuple[str, int], list[dict]] = {}
     for r in runs:
-        groups.setdefault(_label(r), []).append(r)
+        groups.setdefault((_label(r), r["steps"] * r.get("batch", 16)), []).append(r)
     lines = [
         header,
         "",
         "| model | seeds | test LL in region | gap to ceiling | LL off-region | "
-        "in region, fixed inputs off | departure on / off | train s |",
-        "|---|---|---|---|---|---|---|---|",
+        "in region, fixed inputs off | departure on / off | train tasks | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for label, rs in groups.items():
+    for (label, tasks), rs in groups.items():
         ids = [r["id"] for r in rs]
         gap = ceiling - statistics.mean(ids)
         off = [r["id_fixed_off"] for r in rs if "id_fixed_off" in r]
@@ -137,10 +137,11 @@ def report(runs: list[dict], ceiling: float, header: str, ceiling_ood: float) ->
         secs = statistics.mean(r["seconds"] for r in rs)
         lines.append(
             f"| {label} | {len(rs)} | {_stat(ids)} | {gap:.3f} | {_stat([r['ood'] for r in rs])} "
-            f"| {_stat(off)} | {dep_s} | {secs:.0f} |"
+            f"| {_stat(off)} | {dep_s} | {tasks:,} | {secs:.0f} |"
         )
     lines.append(
-        f"| exact GP predictive (ceiling) | - | {ceiling:.3f} | 0 | {ceiling_ood:.3f} | - | - | - |"
+        f"| exact GP predictive (ceiling) | - | {ceiling:.3f} | 0 | {ceiling_ood:.3f} "
+        "| - | - | - | - |"
     )
     return "\n".join(lines) + "\n"
 
@@ -157,6 +158,7 @@ def main() -> None:
         "--pool", nargs="*", help="training tasks drawn ahead (files of lps.np.train.save_pool)"
     )
     ap.add_argument("--models", nargs="*", help="only these model names")
+    ap.add_argument("--merge", nargs="*", default=[], help="add the runs of these OUT.json files")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="docs/np_main")
     args = ap.parse_args()
@@ -171,6 +173,14 @@ def main() -> None:
     path = out.with_suffix(".json")
     done = json.loads(path.read_text()) if path.exists() else {"runs": []}
     have = {_key(r) for r in done["runs"]}
+    for other in args.merge:
+        part = json.loads(Path(other).read_text())
+        if "ceiling" not in done and part.get("test_tasks") == args.test_tasks:
+            done.update({k: part[k] for k in ("ceiling", "ceiling_ood", "test_tasks")})
+        for run in part["runs"]:
+            if _key(run) not in have:
+                done["runs"].append(run)
+                have.add(_key(run))
     chosen = {"main": MAIN, "ablation": ABLATION, "terrain": TERRAIN}[args.table]
     specs = [
         {
@@ -201,8 +211,8 @@ def main() -> None:
             path.write_text(json.dumps(done, indent=1))
     path.write_text(json.dumps(done, indent=1))
     header = (
-        f"{args.table}: {args.steps} steps x {args.batch} tasks per run (Adam, lr {args.lr}, "
-        f"cosine), {'a pre-drawn pool' if args.pool else 'fresh tasks'}, "
+        f"{args.table}: batches of {args.batch} training tasks (Adam, lr {args.lr}, cosine "
+        f"to 0), {'from a pre-drawn pool' if args.pool else 'fresh'}, "
         f"{done['test_tasks']} test tasks; log-likelihood per target (nats), mean ± std over seeds"
     )
     ceiling_ood = done.get("ceiling_ood", done["ceiling"])
