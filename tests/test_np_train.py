@@ -43,3 +43,18 @@ def test_convcnp_frame_is_the_context_centroid():
     moved = canonical_shift(t.xc, t.xt + 3.0, t.mask)[:, 0, 0]  # targets do not move the frame
     assert torch.equal(moved[:2], shift[:2])
     assert moved[2].item() == pytest.approx(shift[2].item() + 3.0, abs=1e-6)
+
+
+def test_equivariant_ceiling():
+    from lps.np.gp import equivariant_ceiling, gp_loglik
+
+    t = sample_tasks(6, torch.Generator().manual_seed(4), dtype=torch.float64)
+    t.xt, t.yt = t.xt[:, :16], t.yt[:, :16]
+    t.mask[0] = False  # empty context: the prior predictive, the same for both
+    t.xc[1, 0, 0], t.xc[1, 1, 0] = -2.0, 2.0  # contexts span [-2, 2]: the offset is known
+    base = equivariant_ceiling(t, 5)
+    moved = equivariant_ceiling(t.shifted(3.5), 5)
+    assert torch.allclose(base, moved, atol=1e-6)  # a translation tells it nothing
+    full = gp_loglik(t)
+    assert torch.allclose(base[:2], full[:2], atol=1e-9)
+    assert float(full.mean()) > float(base.mean())  # the absolute position is worth something
