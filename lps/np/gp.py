@@ -188,9 +188,9 @@ def equivariant_ceiling(tasks: Tasks, num_shifts: int = 21) -> Tensor:
 
     An equivariant model sees the context and each target relative to one another, not
     where they lie: for it the absolute offset ``s`` is uniform over the offsets that keep
-    every context input in [-2, 2] (and the target in [-4, 4]). The predictive of each
-    target is the mixture over the six kernels and ``num_shifts`` offsets on a midpoint
-    grid of that interval, weighted by the context's evidence. The gap between
+    every context input in [-2, 2] (and the target in [-4, 4], up to one grid step). The
+    predictive of each target is the mixture over the six kernels and ``num_shifts`` offsets
+    on a midpoint grid of that interval, weighted by the context's evidence. The gap between
     :func:`gp_loglik` and this is the most that knowing the absolute position (what fixed
     inputs supply) can add in the training region.
     """
@@ -216,7 +216,8 @@ def equivariant_ceiling(tasks: Tasks, num_shifts: int = 21) -> Tensor:
             tasks.yt,
             tasks.kernel,
         )
-        inside = ((xt - s[:, None]).abs() <= TARGET_RANGE[1]) | empty[:, None]
+        step = ((hi - lo) / num_shifts)[:, None]  # a grid step of slack at the edges
+        inside = ((xt - s[:, None]).abs() <= TARGET_RANGE[1] + step) | empty[:, None]
         for k in range(len(KERNELS)):
             evidence, mean, var = _per_kernel(moved, k, joint=False)
             logw.append(evidence[:, None] + torch.where(inside, 0.0, -torch.inf))
