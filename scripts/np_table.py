@@ -30,8 +30,10 @@ MAIN = [
     ("tetnp", {}),
     ("tetnp_fixed", {"fixed_count": 4, "p_drop": 0.5}),
 ]
-ABLATION = [("convcnp_fixed", {"fixed_count": m, "p_drop": 0.5}) for m in (0, 1, 4, 16)] + [
-    ("convcnp_fixed", {"fixed_count": 4, "p_drop": p}) for p in (0.0, 0.25, 0.75)
+# In the order they run (the extremes first): m = 16 and p = 0, then the rest.
+ABLATION = [
+    ("convcnp_fixed", {"fixed_count": m, "p_drop": p})
+    for m, p in ((16, 0.5), (4, 0.0), (1, 0.5), (4, 0.75), (4, 0.25), (0, 0.5), (4, 0.5))
 ]
 TERRAIN = [("tnp", {}), ("tetnp", {}), ("tetnp_fixed", {"fixed_count": 4, "p_drop": 0.5})]
 TNP_SIZES = {"width": 48, "heads": 4, "layers": 3}
