@@ -30,11 +30,14 @@ MAIN = [
     ("tetnp", {}),
     ("tetnp_fixed", {"fixed_count": 4, "p_drop": 0.5}),
 ]
-ABLATION = [("convcnp_fixed", {"fixed_count": m, "p_drop": 0.5}) for m in (0, 1, 4, 16)] + [
-    ("convcnp_fixed", {"fixed_count": 4, "p_drop": p}) for p in (0.0, 0.25, 0.75)
+# In the order they run (the extremes first): m = 16 and p = 0, then the rest.
+ABLATION = [
+    ("convcnp_fixed", {"fixed_count": m, "p_drop": p})
+    for m, p in ((16, 0.5), (4, 0.0), (1, 0.5), (4, 0.75), (4, 0.25), (0, 0.5), (4, 0.5))
 ]
 TERRAIN = [("tnp", {}), ("tetnp", {}), ("tetnp_fixed", {"fixed_count": 4, "p_drop": 0.5})]
 TNP_SIZES = {"width": 48, "heads": 4, "layers": 3}
+CONV_SIZES = {"density": 8, "half_width": 7.0}
 TERRAIN_OFFSET = 6.0  # out of region: points on [4, 8]^2, far from the terrain bump
 
 
@@ -53,7 +56,7 @@ def _test_sets(table: str, num_tasks: int):
 
 def _key(run: dict) -> str:
     args = ",".join(f"{k}={v}" for k, v in sorted(run["args"].items()))
-    return f"{run['model']}[{args}] seed {run['seed']}"
+    return f"{run['model']}[{args}] {run['steps']}x{run.get('batch', 16)} seed {run['seed']}"
 
 
 def _job(spec: dict) -> dict:
@@ -63,9 +66,15 @@ def _job(spec: dict) -> dict:
     from lps.np.train import TrainSettings, evaluate, train_np
     from lps.relax import departure, forced
 
-    sizes = {} if spec["model"].startswith("conv") else TNP_SIZES
-    settings = TrainSettings(steps=spec["steps"], batch=spec["batch"], seed=spec["seed"])
+    sizes = CONV_SIZES if spec["model"].startswith("conv") else TNP_SIZES
+    settings = TrainSettings(
+        steps=spec["steps"], batch=spec["batch"], lr=spec["lr"], seed=spec["seed"]
+    )
     extra = {}
+    if spec.get("pool"):
+        from lps.np.train import TaskPool
+
+        extra = {"sample": TaskPool(spec["pool"])}
     if spec.get("table") == "terrain":
         from lps.np.terrain import build_terrain, sample_terrain_tasks
 
@@ -111,17 +120,17 @@ def _label(run: dict) -> str:
 
 
 def report(runs: list[dict], ceiling: float, header: str, ceiling_ood: float) -> str:
-    groups: dict[str, list[dict]] = {}
+    groups: dict[tuple[str, int], list[dict]] = {}
     for r in runs:
-        groups.setdefault(_label(r), []).append(r)
+        groups.setdefault((_label(r), r["steps"] * r.get("batch", 16)), []).append(r)
     lines = [
         header,
         "",
         "| model | seeds | test LL in region | gap to ceiling | LL off-region | "
-        "in region, fixed inputs off | departure on / off | train s |",
-        "|---|---|---|---|---|---|---|---|",
+        "in region, fixed inputs off | departure on / off | train tasks | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for label, rs in groups.items():
+    for (label, tasks), rs in groups.items():
         ids = [r["id"] for r in rs]
         gap = ceiling - statistics.mean(ids)
         off = [r["id_fixed_off"] for r in rs if "id_fixed_off" in r]
@@ -130,10 +139,11 @@ def report(runs: list[dict], ceiling: float, header: str, ceiling_ood: float) ->
         secs = statistics.mean(r["seconds"] for r in rs)
         lines.append(
             f"| {label} | {len(rs)} | {_stat(ids)} | {gap:.3f} | {_stat([r['ood'] for r in rs])} "
-            f"| {_stat(off)} | {dep_s} | {secs:.0f} |"
+            f"| {_stat(off)} | {dep_s} | {tasks:,} | {secs:.0f} |"
         )
     lines.append(
-        f"| exact GP predictive (ceiling) | - | {ceiling:.3f} | 0 | {ceiling_ood:.3f} | - | - | - |"
+        f"| exact GP predictive (ceiling) | - | {ceiling:.3f} | 0 | {ceiling_ood:.3f} "
+        "| - | - | - | - |"
     )
     return "\n".join(lines) + "\n"
 
@@ -143,9 +153,14 @@ def main() -> None:
     ap.add_argument("--table", choices=("main", "ablation", "terrain"), default="main")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--steps", type=int, default=600)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--test-tasks", type=int, default=1024)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--test-tasks", type=int, default=4096)
+    ap.add_argument(
+        "--pool", nargs="*", help="training tasks drawn ahead (files of lps.np.train.save_pool)"
+    )
     ap.add_argument("--models", nargs="*", help="only these model names")
+    ap.add_argument("--merge", nargs="*", default=[], help="add the runs of these OUT.json files")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="docs/np_main")
     args = ap.parse_args()
@@ -160,6 +175,14 @@ def main() -> None:
     path = out.with_suffix(".json")
     done = json.loads(path.read_text()) if path.exists() else {"runs": []}
     have = {_key(r) for r in done["runs"]}
+    for other in args.merge:
+        part = json.loads(Path(other).read_text())
+        if "ceiling" not in done and part.get("test_tasks") == args.test_tasks:
+            done.update({k: part[k] for k in ("ceiling", "ceiling_ood", "test_tasks")})
+        for run in part["runs"]:
+            if _key(run) not in have:
+                done["runs"].append(run)
+                have.add(_key(run))
     chosen = {"main": MAIN, "ablation": ABLATION, "terrain": TERRAIN}[args.table]
     specs = [
         {
@@ -168,6 +191,8 @@ def main() -> None:
             "seed": s,
             "steps": args.steps,
             "batch": args.batch,
+            "lr": args.lr,
+            "pool": args.pool,
             "test_tasks": args.test_tasks,
             "table": args.table,
         }
@@ -188,7 +213,8 @@ def main() -> None:
             path.write_text(json.dumps(done, indent=1))
     path.write_text(json.dumps(done, indent=1))
     header = (
-        f"{args.table}: {args.steps} steps x {args.batch} tasks per run, "
+        f"{args.table}: batches of {args.batch} training tasks (Adam, lr {args.lr}, cosine "
+        f"to 0), {'from a pre-drawn pool' if args.pool else 'fresh'}, "
         f"{done['test_tasks']} test tasks; log-likelihood per target (nats), mean ± std over seeds"
     )
     ceiling_ood = done.get("ceiling_ood", done["ceiling"])

@@ -1,7 +1,7 @@
 """ConvCNP: set convolution onto a grid, a 1-D CNN, set convolution back to the targets.
 
 Translation equivariant exactly (not only by grid steps): the grid is laid in the frame of
-T(1), centred on the centroid of the task's inputs (:func:`canonical_shift`). The
+T(1), centred on the centroid of the task's context inputs (:func:`canonical_shift`). The
 approximately equivariant version concatenates learnable fixed inputs ``b(u)`` of the
 *world* position ``u`` of each grid point (:class:`~lps.relax.FixedInputs`, zero outside
 the training region, dropped per task) to the grid channels.

@@ -180,3 +180,48 @@ def gp_loglik(tasks: Tasks, joint: bool = False) -> Tensor:
     if joint:
         return torch.logsumexp(logw + terms, 0) / yt.shape[1]
     return torch.logsumexp(logw[..., None] + terms, 0).mean(1)
+
+
+def equivariant_ceiling(tasks: Tasks, num_shifts: int = 21) -> Tensor:
+    """(B,) the best log-likelihood per target of any translation-equivariant model: the
+    Bayes predictive when the task is known only up to a translation ``s``.
+
+    An equivariant model sees the context and each target relative to one another, not
+    where they lie: for it the absolute offset ``s`` is uniform over the offsets that keep
+    every context input in [-2, 2] (and the target in [-4, 4], up to one grid step). The
+    predictive of each target is the mixture over the six kernels and ``num_shifts`` offsets
+    on a midpoint grid of that interval, weighted by the context's evidence. The gap between
+    :func:`gp_loglik` and this is the most that knowing the absolute position (what fixed
+    inputs supply) can add in the training region.
+    """
+    if len(tasks) == 0:
+        raise ValueError("equivariant_ceiling: no tasks")
+    big = torch.tensor(1e9, dtype=torch.float64)
+    xc = tasks.xc.double()[..., 0] - tasks.shift
+    m = tasks.mask
+    lo = torch.where(m, xc, -big).amax(1) - CONTEXT_RANGE[1]
+    hi = torch.where(m, xc, big).amin(1) - CONTEXT_RANGE[0]
+    empty = ~m.any(1)
+    lo, hi = torch.where(empty, 0.0, lo), torch.where(empty, 0.0, hi)
+    yt = tasks.yt.double()[..., 0]
+    xt = tasks.xt.double()[..., 0] - tasks.shift
+    logw, terms = [], []
+    for j in range(num_shifts):
+        s = lo + (hi - lo) * (j + 0.5) / num_shifts  # (B,)
+        moved = Tasks(
+            tasks.xc.double() - tasks.shift - s[:, None, None],
+            tasks.yc,
+            tasks.mask,
+            tasks.xt.double() - tasks.shift - s[:, None, None],
+            tasks.yt,
+            tasks.kernel,
+        )
+        step = ((hi - lo) / num_shifts)[:, None]  # a grid step of slack at the edges
+        inside = ((xt - s[:, None]).abs() <= TARGET_RANGE[1] + step) | empty[:, None]
+        for k in range(len(KERNELS)):
+            evidence, mean, var = _per_kernel(moved, k, joint=False)
+            logw.append(evidence[:, None] + torch.where(inside, 0.0, -torch.inf))
+            terms.append(-0.5 * (_LOG2PI + var.log() + (yt - mean) ** 2 / var))
+    logw = torch.stack(logw, 0)  # (J * 6, B, Nt)
+    logw = logw - torch.logsumexp(logw, 0, keepdim=True)
+    return torch.logsumexp(logw + torch.stack(terms, 0), 0).mean(1)

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -19,6 +20,8 @@ from torch import nn
 from lps.np.base import task_loglik
 from lps.np.gp import Tasks, sample_tasks
 from lps.np.models import build_np
+
+TASK_FIELDS = ("xc", "yc", "mask", "xt", "yt", "kernel")
 
 #: The shift of the out-of-region evaluation: contexts on [8, 12], targets on [6, 14].
 OUT_OF_REGION_SHIFT = 10.0
@@ -29,9 +32,43 @@ class TrainSettings:
     """Steps of ``batch`` fresh tasks each, peak learning rate ``lr`` (cosine to 0)."""
 
     steps: int = 1000
-    batch: int = 16
+    batch: int = 64
     lr: float = 1e-3
     seed: int = 0
+
+
+def save_pool(path: str | Path, num_tasks: int, seed: int, chunk: int = 512) -> None:
+    """Draw ``num_tasks`` training tasks (generator seed ``seed``) and save them to ``path``."""
+    g = torch.Generator().manual_seed(seed)
+    parts = [sample_tasks(min(chunk, num_tasks - i), g) for i in range(0, num_tasks, chunk)]
+    torch.save({f: torch.cat([getattr(p, f) for p in parts]) for f in TASK_FIELDS}, path)
+
+
+class TaskPool:
+    """Training tasks drawn ahead of time (files of :func:`save_pool`), served in a shuffled
+    order without repeats until the pool is used up (then reshuffled): the same distribution
+    as :func:`~lps.np.gp.sample_tasks`, drawn once for many runs. Call it like
+    ``sample_tasks``: ``pool(batch, generator) -> Tasks``."""
+
+    def __init__(self, paths: list[str | Path]):
+        if not paths:
+            raise ValueError("TaskPool: no pool files given")
+        parts = [torch.load(p, map_location="cpu") for p in paths]
+        self.data = {f: torch.cat([p[f] for p in parts]) for f in TASK_FIELDS}
+        self.size = self.data["xc"].shape[0]
+        self.order: torch.Tensor | None = None
+        self.pos, self.served = 0, 0
+
+    def __call__(self, batch: int, generator: torch.Generator | None = None) -> Tasks:
+        if batch > self.size:
+            raise ValueError(f"TaskPool: batch {batch} is larger than the pool ({self.size})")
+        if self.order is None or self.pos + batch > self.size:
+            self.order = torch.randperm(self.size, generator=generator)
+            self.pos = 0
+        idx = self.order[self.pos : self.pos + batch]
+        self.pos += batch
+        self.served += batch
+        return Tasks(*(self.data[f][idx] for f in TASK_FIELDS))
 
 
 def train_np(

@@ -20,6 +20,7 @@ from lps.train.tasks.exp import ExpClassify
 from lps.train.tasks.levels import DigitsLevels
 from lps.train.tasks.lrgb import LRGBTask, PCQMContact, PeptidesFunc, PeptidesStruct
 from lps.train.tasks.nbody import NBody
+from lps.train.tasks.np_gibbs import NPGibbs
 from lps.train.tasks.pattern import PatternTask
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "GraphTask",
     "LRGBTask",
     "NBody",
+    "NPGibbs",
     "PCQMContact",
     "PatternTask",
     "PeptidesFunc",
