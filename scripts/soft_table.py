@@ -88,7 +88,9 @@ def _job(args: tuple) -> dict:
     groups = GROUPS[variant["data"]]
     off = {g: 0.0 for g in groups}
     project = {"strict": STRICT[variant["data"]], "oracle": oracle_group(variant)}.get(model)
-    pinned = None if model == "soft" else off
+    pinned = None if model in ("soft", "pathway") else off
+    if model == "pathway":  # soft in residual-pathway form (SoftPathway)
+        kw = {**kw, "pathway": True}
     kw = dict(kw)
     if model in ("frame", "learned"):  # an MLP symmetrized over O(3) by lps.symmetrize
         kw["symmetrized"], pinned = model, None
