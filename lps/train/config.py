@@ -118,6 +118,8 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    # The task's own settings, checked against its ``Settings`` dataclass at load time.
+    task_args: dict[str, Any] = field(default_factory=dict)
 
 
 class ConfigError(ValueError):
@@ -221,6 +223,7 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"model.dropout: must be < 1, got {cfg.model.dropout!r}")
     _check_names(cfg)
     _check_sampler_settings(cfg)
+    _check_task_args(cfg)
 
 
 def _check_sampler_settings(cfg: DictConfig) -> None:
@@ -239,6 +242,34 @@ def _check_sampler_settings(cfg: DictConfig) -> None:
         except ValueError as err:
             key = str(err).split(": ", 1)[-1].split(" ", 1)[0]
             raise ConfigError(f"symmetry.{key}: {err}") from None
+
+
+def _check_task_args(cfg: DictConfig) -> None:
+    """``task_args`` against the task's ``Settings`` dataclass (defaults filled in, types
+    checked), then the task's own value checks (:meth:`lps.train.tasks.Task.check`)."""
+    from lps.train.tasks import get_task
+
+    task = get_task(cfg.task)
+    given = OmegaConf.to_container(cfg.task_args, resolve=True)
+    if task.Settings is None:
+        if given:
+            raise ConfigError(
+                f"task_args: task {cfg.task!r} takes no task_args; got {', '.join(given)}"
+            )
+    else:
+        try:
+            typed = OmegaConf.merge(OmegaConf.structured(task.Settings), given)
+        except OmegaConfBaseException as err:
+            key = getattr(err, "full_key", None) or ""
+            msg = err.msg if hasattr(err, "msg") else str(err)
+            raise ConfigError(f"task_args.{key}: {msg} (task {cfg.task!r})") from None
+        cfg.task_args = OmegaConf.to_container(typed, resolve=True)
+    try:
+        task.check(cfg)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _check_names(cfg: DictConfig) -> None:

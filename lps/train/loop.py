@@ -117,6 +117,8 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
     val_loader, test_loader = accelerator.prepare(eval_loaders["val"], eval_loaders["test"])
     state = TrainState()
     accelerator.register_for_checkpointing(state)
+    for obj in task.state_objects():
+        accelerator.register_for_checkpointing(obj)
     if resume and (ckpt := latest_checkpoint(run_dir)) is not None:
         load_checkpoint(accelerator, ckpt)
         accelerator.print(f"resumed from {ckpt} at step {state.step}")
@@ -140,7 +142,7 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
         loader = accelerator.skip_first_batches(train_loader, offset) if offset else train_loader
         for batch in loader:
             with accelerator.accumulate(model):
-                out = model(**task.inputs(batch))
+                out = task.forward(model, batch)
                 task_loss = task.loss(out.prediction, batch)
                 loss = task_loss + out.aux_loss
                 if not bool(torch.isfinite(loss)):
@@ -165,6 +167,7 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
             state.step += 1
             last_loss = float(loss.detach())
             bar.update(1)
+            hook_logs = task.after_step(accelerator.unwrap_model(model), state.step)
             if state.step % t.log_every == 0 or state.step == t.max_steps:
                 rate = examples * accelerator.num_processes / (time.perf_counter() - start)
                 bar.set_postfix(loss=f"{last_loss:.4f}", ex_per_s=f"{rate:.0f}")
@@ -175,9 +178,12 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
                     "train/examples_per_s": rate,
                 }
                 logs.update({f"train/{k}": float(v) for k, v in out.diagnostics.items()})
+                logs.update({f"train/{k}": float(v.detach()) for k, v in out.aux_losses.items()})
+                logs.update({f"train/{k}": float(v) for k, v in hook_logs.items()})
                 accelerator.log(logs, step=state.step)
             if state.step % t.eval_every == 0 or state.step == t.max_steps:
                 val = evaluate(accelerator, model, val_loader, task, k_eval, seed=t.seed)
+                val.update(task.eval_logs(accelerator.unwrap_model(model)))
                 accelerator.log({f"val/{k}": v for k, v in val.items()}, step=state.step)
                 if accelerator.is_main_process:
                     bar.write(
@@ -214,6 +220,7 @@ def finish(accelerator, cfg, task, model, val_loader, test_loader, state, wall, 
     metrics = {"task": cfg.task, "primary_metric": task.primary, **results}
     metrics["train"] = train_summary
     if accelerator.is_main_process:
+        metrics["task_results"] = task.finish(accelerator.unwrap_model(model), run_dir)
         atomic_write_json(run_dir / "metrics.json", metrics)
         accelerator.print(
             f"{summary_line(task, cfg, results)}; metrics in {run_dir / 'metrics.json'}"

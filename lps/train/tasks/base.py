@@ -13,10 +13,17 @@ A task turns a config into datasets, a symmetrized model and its loss; the train
 
 and is imported by :mod:`lps.train.tasks` (or by the user's own code before the config is
 loaded).
+
+The model need not be a :class:`~lps.symmetrize.Symmetrized`: a task whose model is a
+regularized MLP, a neural process or a Laplace-tuned network overrides the hooks below
+(``forward``, ``after_step``, ``eval_logs``, ``equivariance_report``, ``finish``,
+``state_objects``) and declares its own settings as a ``Settings`` dataclass, read from the
+config's ``task_args:`` section. The defaults reproduce the symmetrized tasks.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,17 +32,27 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from lps.registry import Registry
-from lps.symmetrize import Symmetrized
+from lps.symmetrize import SymmetrizedOutput
 
 __all__ = ["GraphTask", "TASKS", "Task", "get_task", "list_tasks", "move", "register_task"]
 
 
 class Task:
-    """Base class of a task. ``primary`` names the validation metric; ``mode`` is max or min."""
+    """Base class of a task. ``primary`` names the validation metric; ``mode`` is max or min.
+
+    ``Settings`` is the dataclass of the task's own settings (``None``: it takes none); the
+    config's ``task_args:`` section is checked against it when the config is loaded, and the
+    hooks read the checked values from ``cfg.task_args``.
+    """
 
     name: str = ""
     primary: str = ""
     mode: str = "max"
+    Settings: type | None = None
+
+    def check(self, cfg: DictConfig) -> None:
+        """Value checks on a loaded config that the types cannot express; raise ``ValueError``
+        naming the key (called by :func:`lps.train.config.load_config`, before training)."""
 
     def datasets(self, cfg: DictConfig) -> dict[str, Dataset]:
         """The ``train``, ``val`` and ``test`` datasets."""
@@ -45,9 +62,47 @@ class Task:
         """The loaders' ``collate_fn`` (``None``: PyTorch's default)."""
         return None
 
-    def build_model(self, cfg: DictConfig) -> Symmetrized:
-        """The symmetrized model (see :mod:`lps.train.build`)."""
+    def build_model(self, cfg: DictConfig) -> nn.Module:
+        """The model: a symmetrized one (see :mod:`lps.train.build`) or any module that
+        :meth:`forward` knows how to call."""
         raise NotImplementedError
+
+    def forward(self, model: nn.Module, batch: dict[str, Any], n_samples: int | None = None):
+        """One forward pass on a batch, as a :class:`~lps.symmetrize.SymmetrizedOutput`:
+        ``aux_losses`` are added to the training loss, ``diagnostics`` logged. ``n_samples``
+        is k at evaluation (``None`` in training: the model's own k)."""
+        extra = {} if n_samples is None else {"n_samples": n_samples}
+        out = model(**self.inputs(batch), **extra)
+        return out if isinstance(out, SymmetrizedOutput) else SymmetrizedOutput(prediction=out)
+
+    def after_step(self, model: nn.Module, step: int) -> dict[str, float]:
+        """Called after every optimizer step with the unwrapped model and the new step count
+        (from 1); for updates outside the gradient step (strengths, prior precisions).
+        Returns scalars logged as ``train/<name>``."""
+        return {}
+
+    def eval_logs(self, model: nn.Module) -> dict[str, float]:
+        """Scalars logged as ``val/<name>`` at every periodic evaluation (unwrapped model)."""
+        return {}
+
+    def equivariance_report(self, accelerator, model, loader, cfg: DictConfig) -> dict[str, Any]:
+        """Equivariance error of the trained model on test batches, for ``metrics.json``.
+        Default: the coupled-noise and Monte-Carlo errors of a symmetrized model."""
+        from lps.train.evaluation import symmetrized_equivariance_report
+
+        return symmetrized_equivariance_report(accelerator, model, loader, self, cfg)
+
+    def finish(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
+        """After the final evaluation, on the main process: write the task's artifacts
+        (figures, tables) into ``run_dir`` and return what goes into ``metrics.json`` under
+        ``"task_results"``."""
+        return {}
+
+    def state_objects(self) -> list[Any]:
+        """Objects with ``state_dict``/``load_state_dict`` kept in every checkpoint and
+        restored on resume (a tuner's running minima, a hyper-parameter optimizer); asked once,
+        after :meth:`build_model`. The model's own parameters and buffers are saved anyway."""
+        return []
 
     def inputs(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """The keyword arguments of the model (fields, mask, edge_index) from a batch."""
