@@ -18,6 +18,7 @@ from lps.train.tasks.exp import ExpClassify
 from lps.train.tasks.lrgb import LRGBTask, PCQMContact, PeptidesFunc, PeptidesStruct
 from lps.train.tasks.nbody import NBody
 from lps.train.tasks.pattern import PatternTask
+from lps.train.tasks.soft import SoftCosSim, SoftInertia
 
 __all__ = [
     "ExpClassify",
@@ -28,6 +29,8 @@ __all__ = [
     "PatternTask",
     "PeptidesFunc",
     "PeptidesStruct",
+    "SoftCosSim",
+    "SoftInertia",
     "TASKS",
     "Task",
     "get_task",
