@@ -215,7 +215,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--sizes", default="1000,1000,1000", help="train,val,test sizes")
     p.add_argument("--hidden", default="", help="hidden representation (default: HIDDEN)")
     p.add_argument("--jobs", type=int, default=2, help="parallel runs (1: in this process)")
-    p.add_argument("--out", default="runs/soft_table")
+    p.add_argument("--out", default="", help="OUT.json / OUT.md (default runs/soft_table; "
+                   "with --render: written only when given)")  # fmt: skip
     args = p.parse_args(argv)
     models = args.models.split(",")
     sizes = tuple(int(x) for x in args.sizes.split(","))
@@ -230,6 +231,12 @@ def main(argv: list[str] | None = None) -> dict:
                 merged[(r["name"], r["model"], r["settings"]["seed"])] = r
         runs = list(merged.values())
         md, checks = table(runs, models)
+        if args.out:  # the merged runs and their tables, e.g. into docs/
+            out = Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            merged_json = {"runs": runs, "checks": checks, "rendered_from": args.render}
+            out.with_name(out.name + ".json").write_text(json.dumps(merged_json, indent=2))
+            out.with_name(out.name + ".md").write_text(md)
         print(md)
         return {"runs": runs, "checks": checks}
     kw = {"epochs": args.epochs, "adjust_at": args.adjust_at, "sizes": sizes}
@@ -244,7 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
         if m not in INERTIA_ONLY or name.startswith("inertia")
     ]
     start = time.perf_counter()
-    out = Path(args.out)
+    out = Path(args.out or "runs/soft_table")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial.json")
     runs = []
