@@ -8,6 +8,9 @@ import torch
 from lps.data.soft import INERTIA_REP
 from lps.soft import SoftPathway, Strengths, relative_error
 
+# Many tiny ops: one intra-op thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 GROUPS = ["O(3)", "O(2)_x", "O(2)_y", "O(2)_z"]
 HIDDEN = "4x0e + 2x1o@1 + 2x0e@2 + 2x2e@2"
 
