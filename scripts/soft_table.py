@@ -1,14 +1,19 @@
 """The soft-equivariance table: every variant x model x seed, one command, JSON + markdown.
 
-    python scripts/soft_table.py --variants inertia:0.9:z,inertia:0.3:z --seeds 1 \
-        --out runs/soft_table
+    python scripts/soft_table.py --variants inertia:0.9:z,inertia:0.3:z --seeds 0,1 \
+        --out docs/soft_table
 
 A variant is ``inertia:EPS:AXIS`` or ``cossim:EPS:BREAKS``; ``--variants all`` is every
-variant of the issue (the whole table, one command:
-``--variants all --seeds 5 --models soft,mlp,strict,residual,frame,learned,oracle``).
+variant of the issue. ``--seeds`` is a comma-separated list of seeds (``0,1,2,3,4``) or a
+count N (seeds 0 .. N-1). The whole table, one command:
+``--variants all --seeds 0,1,2,3,4 --models pathway,soft,mlp,strict,residual,frame,learned,oracle``.
 Models (the same :class:`~lps.soft.SoftMLP` unless said, data, seed and schedule):
 
-- ``soft``: the candidate groups' projection penalties with self-tuning strengths;
+- ``pathway``: the soft model in residual-pathway form (:class:`~lps.soft.SoftPathway`): the
+  candidate groups' projection penalties with self-tuning strengths, and from the adjustment
+  epoch on an exactly equivariant path for the strongest group beside the penalized one;
+  the table's soft model (strengths row, targets) when present;
+- ``soft``: the first-round soft model, one SoftMLP under the penalties (no exact path);
 - ``mlp``: every strength pinned to 0 (a free MLP);
 - ``strict``: every strength 0, the layers projected onto O(3) (SO(3) x Scale for CosSim)
   at the start and after every optimizer step;
@@ -25,7 +30,8 @@ Runs go two at a time (``--jobs``), one thread each. Writes ``OUT.json`` (every 
 ``OUT.md`` (per variant: ground-truth relative equivariance errors and discovered strengths
 per candidate group, test MSE per model, mean ± std over seeds), and checks the issue's
 targets (strength ranking vs. ground-truth ranking; soft below mlp and strict; soft within
-1.25x of the oracle).
+1.25x of the oracle). ``OUT.partial.json`` is rewritten after every finished run, so an
+interrupted table can be rendered (``--render``) and completed by a second command.
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ ALL_VARIANTS = [
 ]
 #: models that take the inertia layout only (masses and positions -> a rank-2 tensor)
 INERTIA_ONLY = ("frame", "learned")
+#: the model whose strengths and MSE the targets are checked on: the first one present
+SOFT_MODELS = ("pathway", "soft")
 COSSIM_ORACLE = {"none": "SO(3) x Scale", "scale": "SO(3)", "rotation": "Scale", "both": None}
 
 
@@ -88,7 +96,9 @@ def _job(args: tuple) -> dict:
     groups = GROUPS[variant["data"]]
     off = {g: 0.0 for g in groups}
     project = {"strict": STRICT[variant["data"]], "oracle": oracle_group(variant)}.get(model)
-    pinned = None if model == "soft" else off
+    pinned = None if model in ("soft", "pathway") else off
+    if model == "pathway":  # soft in residual-pathway form (SoftPathway)
+        kw = {**kw, "pathway": True}
     kw = dict(kw)
     if model in ("frame", "learned"):  # an MLP symmetrized over O(3) by lps.symmetrize
         kw["symmetrized"], pinned = model, None
@@ -132,7 +142,8 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
     lines, checks = [], {}
     for name in dict.fromkeys(r["name"] for r in runs):
         rs = [r for r in runs if r["name"] == name]
-        soft = [r for r in rs if r["model"] == "soft"]
+        soft_model = next((m for m in SOFT_MODELS if any(r["model"] == m for r in rs)), None)
+        soft = [r for r in rs if r["model"] == soft_model]
         groups = rs[0]["groups"]
         lines += [f"### {name}", "", "| | " + " | ".join(groups) + " |"]
         lines.append("| --- " * (len(groups) + 1) + "|")
@@ -165,10 +176,14 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
             c["ranking_matches"] = all(ls[a] > ls[b] for a, b in pairs)
             exact = min(groups, key=lambda g: t[g])
             c["largest_strength_on_exact_group"] = max(groups, key=lambda g: ls[g]) == exact
-            s = statistics.mean(mse["soft"])
-            for m in ("mlp", "strict", "residual", "frame", "learned"):
+            c["soft_model"] = soft_model
+            s = statistics.mean(mse[soft_model])
+            for m in ("soft", "mlp", "strict", "residual", "frame", "learned"):
+                if m == soft_model:
+                    continue
                 if m in mse:
-                    c[f"soft_below_{m}"] = s < statistics.mean(mse[m])
+                    key = "plain_soft" if m == "soft" else m
+                    c[f"soft_below_{key}"] = s < statistics.mean(mse[m])
             if "oracle" in mse:
                 c["soft_over_oracle"] = s / statistics.mean(mse["oracle"])
                 c["soft_within_1.25x_oracle"] = c["soft_over_oracle"] <= 1.25
@@ -181,8 +196,8 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variants", default="inertia:0.9:z",
                    help="comma-separated variants, or 'all' (ALL_VARIANTS)")  # fmt: skip
-    p.add_argument("--models", default="soft,mlp,strict,residual,oracle")
-    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--models", default="pathway,soft,mlp,strict,residual,oracle")
+    p.add_argument("--seeds", default="1", help="seeds 0,1,2 (a list) or a count N")
     p.add_argument("--epochs", type=int, default=300)
     # init 10, T = 25 epochs: chosen on the validation MSE of inertia 0.9 z among (100, 75),
     # (100, 25), (10, 25), (10, 10), (1, 25), keeping the largest strength on O(2)_z
@@ -200,10 +215,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--sizes", default="1000,1000,1000", help="train,val,test sizes")
     p.add_argument("--hidden", default="", help="hidden representation (default: HIDDEN)")
     p.add_argument("--jobs", type=int, default=2, help="parallel runs (1: in this process)")
-    p.add_argument("--out", default="runs/soft_table")
+    p.add_argument("--out", default="", help="OUT.json / OUT.md (default runs/soft_table; "
+                   "with --render: written only when given)")  # fmt: skip
     args = p.parse_args(argv)
     models = args.models.split(",")
     sizes = tuple(int(x) for x in args.sizes.split(","))
+    if "," in args.seeds:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    else:
+        seeds = list(range(int(args.seeds)))
     if args.render:
         merged = {}
         for path in args.render.split(","):
@@ -211,6 +231,12 @@ def main(argv: list[str] | None = None) -> dict:
                 merged[(r["name"], r["model"], r["settings"]["seed"])] = r
         runs = list(merged.values())
         md, checks = table(runs, models)
+        if args.out:  # the merged runs and their tables, e.g. into docs/
+            out = Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            merged_json = {"runs": runs, "checks": checks, "rendered_from": args.render}
+            out.with_name(out.name + ".json").write_text(json.dumps(merged_json, indent=2))
+            out.with_name(out.name + ".md").write_text(md)
         print(md)
         return {"runs": runs, "checks": checks}
     kw = {"epochs": args.epochs, "adjust_at": args.adjust_at, "sizes": sizes}
@@ -220,12 +246,12 @@ def main(argv: list[str] | None = None) -> dict:
     jobs = [
         (name, parse_variant(name), m, seed, kw)
         for name in names
-        for seed in range(args.seeds)
+        for seed in seeds
         for m in models
         if m not in INERTIA_ONLY or name.startswith("inertia")
     ]
     start = time.perf_counter()
-    out = Path(args.out)
+    out = Path(args.out or "runs/soft_table")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial.json")
     runs = []

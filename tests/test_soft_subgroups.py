@@ -132,7 +132,7 @@ def test_soft_table_script_small(tmp_path):
          "--out", str(out)]
     )  # fmt: skip
     saved = json.loads(out.with_suffix(".json").read_text())
-    assert len(saved["runs"]) == len(result["runs"]) == 10
+    assert len(saved["runs"]) == len(result["runs"]) == 12
     by = {(r["name"], r["model"]): r for r in saved["runs"]}
     oracle = by[("inertia:0.9:z", "oracle")]
     assert oracle["settings"]["project"] == "O(2)_z"
@@ -141,10 +141,15 @@ def test_soft_table_script_small(tmp_path):
     assert by[("cossim:1:scale", "strict")]["settings"]["project"] == "SO(3) x Scale"
     assert set(by[("inertia:0.9:z", "mlp")]["strengths"].values()) == {0.0}
     assert oracle["true_rel_equiv_error"]["O(2)_z"] < 1e-6
-    assert "ranking_matches" in saved["checks"]["inertia:0.9:z"]
+    checks = saved["checks"]["inertia:0.9:z"]
+    assert "ranking_matches" in checks and checks["soft_model"] == "pathway"
+    assert "soft_below_plain_soft" in checks and "soft_within_1.25x_oracle" in checks
+    pathway = by[("inertia:0.9:z", "pathway")]
+    assert pathway["settings"]["pathway"] and pathway["exact_group"] in pathway["groups"]
+    assert pathway["strengths"][pathway["exact_group"]] == max(pathway["strengths"].values())
     residual = by[("inertia:0.9:z", "residual")]
     assert residual["settings"]["residual_prior"] == 1e-2
     assert by[("cossim:1:scale", "soft")]["settings"]["scale_features"] is True
     assert "| soft |" in out.with_suffix(".md").read_text()
     rendered = main(["--render", f"{out}.json,{out}.json"])  # merged, duplicates dropped
-    assert len(rendered["runs"]) == 10
+    assert len(rendered["runs"]) == 12

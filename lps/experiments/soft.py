@@ -16,19 +16,13 @@ from typing import Any
 import torch
 
 from lps.data.soft import COSSIM_REP, INERTIA_REP, cossim_target, inertia_target, soft_splits
-from lps.soft import SoftMLP, Strengths, sampled_penalty
+from lps.soft import SoftMLP, Strengths
+from lps.soft.pathway import SoftPathway
 from lps.soft.residual import ResidualPathway
+from lps.soft.sampled import relative_error
 from lps.soft.symmetrized import SymmetrizedMLP
 
 __all__ = ["relative_error", "run_soft_variant"]
-
-
-def relative_error(fn, group: str, x: torch.Tensor, rep_in, rep_out, seed: int = 0) -> float:
-    """Sampled ``sqrt(E ||f(g.x) - g.f(x)||^2 / E ||g.f(x)||^2)`` under Haar ``g``."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        rel = sampled_penalty(fn, group, {"x": x}, {"x": rep_in}, rep_out, 1, True, gen)
-    return math.sqrt(float(rel))
 
 
 def _variant(data: str, eps: float, axis: str, breaks: str):
@@ -62,6 +56,7 @@ def run_soft_variant(
     residual_prior: float | None = None,
     rescale: float = 1.0,
     symmetrized: str | None = None,
+    pathway: bool = False,
 ) -> dict[str, Any]:
     """Train on one variant and return the result dict (JSON-serializable).
 
@@ -77,6 +72,9 @@ def run_soft_variant(
     equivariant path kept projected onto ``project`` and its free path under this L2 prior.
     ``symmetrized``: train a :class:`~lps.soft.symmetrized.SymmetrizedMLP` over O(3) with this
     sampler (``"frame"`` or ``"learned"``) instead; it has no penalties (pin every strength).
+    ``pathway``: train the soft model in residual-pathway form (:class:`~lps.soft.SoftPathway`:
+    at ``adjust_at`` an exactly equivariant path for the group with the largest strength is
+    added beside the penalized free path).
     """
     start = time.perf_counter()
     (rep_in, rep_out), kwargs, target = _variant(data, eps, axis, breaks)
@@ -86,6 +84,10 @@ def run_soft_variant(
         if project is None:
             raise ValueError("residual_prior needs project= (the equivariant path's group)")
         model = ResidualPathway(rep_in, rep_out, project, residual_prior, **net)
+    elif pathway:
+        if project is not None:
+            raise ValueError("pathway= chooses its exact group itself; drop project=")
+        model = SoftPathway(rep_in, rep_out, list(groups), **net)
     elif symmetrized is not None:
         model = SymmetrizedMLP(rep_in, rep_out, "O(3)", symmetrized)
         if project is not None or any(v > 0 for v in (pinned or {}).values()):
@@ -132,7 +134,11 @@ def run_soft_variant(
             sched.step()
             if project is not None:
                 model.project_(project)
-            strengths.observe(step, {g: float(p.detach()) for g, p in pens.items()})
+            if pathway:
+                model.project_()
+            adjusted = strengths.observe(step, {g: float(p.detach()) for g, p in pens.items()})
+            if pathway and adjusted:
+                model.commit(strengths.values)
             step += 1
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
             history.append(_evaluate(model, strengths, val, groups, rep_in, rep_out, epoch + 1))
@@ -166,7 +172,9 @@ def run_soft_variant(
             "residual_prior": residual_prior,
             "rescale": rescale,
             "symmetrized": symmetrized,
+            "pathway": pathway,
         },
+        "exact_group": getattr(model, "exact_group", None),
         "seconds": time.perf_counter() - start,
     }
 

@@ -7,6 +7,7 @@ One equivariance penalty per candidate group, with strengths that tune themselve
 - :mod:`lps.soft.projection`: exact, cached projectors onto the G-equivariant linear maps,
   and the layer-wise penalty ``1/2 ||W - P W||^2 + 1/2 ||b - P b||^2``.
 - :mod:`lps.soft.mlp`: :class:`SoftMLP`, an MLP whose layers declare their representations.
+- :mod:`lps.soft.pathway`: :class:`SoftPathway`, the soft model in residual-pathway form.
 - :mod:`lps.soft.sampled`: the function-level penalty ``E ||f(g.x) - g.f(x)||^2`` for any model.
 - :mod:`lps.soft.strengths`: the strength schedule, its logs and the bar chart of levels.
 """
@@ -19,6 +20,7 @@ from lps.soft.mlp import (
     SoftMLP,
     check_candidate,
 )
+from lps.soft.pathway import SoftPathway
 from lps.soft.projection import (
     equivariant_basis,
     project_bias,
@@ -27,7 +29,7 @@ from lps.soft.projection import (
     projector,
 )
 from lps.soft.reps import Block, Rep, element_matrices, group_matrices, rep_matrix
-from lps.soft.sampled import act, parse_specs, sampled_penalty
+from lps.soft.sampled import act, parse_specs, relative_error, sampled_penalty
 from lps.soft.strengths import Strengths, plot_strengths
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "RepLinear",
     "ScaleFeatures",
     "SoftMLP",
+    "SoftPathway",
     "Strengths",
     "act",
     "check_candidate",
@@ -50,6 +53,7 @@ __all__ = [
     "project_weight",
     "projection_penalty",
     "projector",
+    "relative_error",
     "rep_matrix",
     "sampled_penalty",
 ]

@@ -11,6 +11,7 @@ sampled relative equivariance error that the strength tuner logs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from lps.fields import FieldSpec, FieldType
 from lps.groups import Group, element_dtype, get_group
 from lps.soft.reps import Rep, element_matrices, rep_matrix
 
-__all__ = ["parse_specs", "sampled_penalty", "act"]
+__all__ = ["act", "parse_specs", "relative_error", "sampled_penalty"]
 
 Spec = FieldType | Rep
 
@@ -111,3 +112,12 @@ def sampled_penalty(
         num = num + (y_moved[k] - expected).pow(2).reshape(m, -1).sum(1).mean()
         den = den + expected.pow(2).reshape(m, -1).sum(1).mean()
     return num / den.clamp_min(1e-30) if relative else num
+
+
+def relative_error(fn, group: Group | str, x: Tensor, rep_in, rep_out, seed: int = 0) -> float:
+    """Sampled ``sqrt(E ||f(g.x) - g.f(x)||^2 / E ||g.f(x)||^2)`` of a flat-tensor function
+    ``fn(x)`` ((B, rep_in.dim) -> (B, rep_out.dim)), one Haar ``g`` per input, from ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        rel = sampled_penalty(fn, group, {"x": x}, {"x": rep_in}, rep_out, 1, True, gen)
+    return math.sqrt(float(rel))

@@ -111,6 +111,24 @@ class Strengths:
         self.adjusted = True
         return dict(self.values)
 
+    def state_dict(self) -> dict:
+        """The tuner's state (strengths, running minima, whether adjusted) for checkpoints."""
+        return {
+            "values": dict(self.values),
+            "running_min": dict(self.running_min),
+            "adjusted": self.adjusted,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (the same candidate groups), e.g. on ``--resume``."""
+        if sorted(state["values"]) != sorted(self.groups):
+            raise ValueError(
+                f"Strengths: checkpoint groups {sorted(state['values'])} are not {self.groups}"
+            )
+        self.values = {g: float(state["values"][g]) for g in self.groups}
+        self.running_min = {g: float(v) for g, v in state["running_min"].items()}
+        self.adjusted = bool(state["adjusted"])
+
     def log(self, penalties: dict[str, float] | None = None, errors=None) -> dict[str, float]:
         """A flat dict for metrics.json / TensorBoard: ``strength/G``, ``penalty/G`` and
         ``rel_equiv_error/G`` (the sampled relative equivariance error) per group."""

@@ -22,6 +22,7 @@ from lps.train.tasks.lrgb import LRGBTask, PCQMContact, PeptidesFunc, PeptidesSt
 from lps.train.tasks.nbody import NBody
 from lps.train.tasks.np_gibbs import NPGibbs
 from lps.train.tasks.pattern import PatternTask
+from lps.train.tasks.soft import SoftCosSim, SoftInertia
 
 __all__ = [
     "DigitsLevels",
@@ -36,6 +37,8 @@ __all__ = [
     "PatternTask",
     "PeptidesFunc",
     "PeptidesStruct",
+    "SoftCosSim",
+    "SoftInertia",
     "TASKS",
     "Task",
     "get_task",
