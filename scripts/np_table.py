@@ -159,6 +159,14 @@ def main() -> None:
     ap.add_argument(
         "--pool", nargs="*", help="training tasks drawn ahead (files of lps.np.train.save_pool)"
     )
+    ap.add_argument(
+        "--pool-seeds",
+        type=int,
+        nargs="*",
+        help="draw the pool here: one file of --pool-size tasks per seed, cached in --pool-dir",
+    )
+    ap.add_argument("--pool-size", type=int, default=65536)
+    ap.add_argument("--pool-dir", default="~/.cache/lps/np_pools")
     ap.add_argument("--models", nargs="*", help="only these model names")
     ap.add_argument("--merge", nargs="*", default=[], help="add the runs of these OUT.json files")
     ap.add_argument("--jobs", type=int, default=2)
@@ -168,9 +176,15 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from lps.io import atomic_write_json, atomic_write_text
     from lps.np.gp import gp_loglik
     from lps.np.terrain import terrain_loglik
 
+    if args.pool_seeds:
+        from lps.np.train import cached_pool
+
+        drawn = [str(cached_pool(args.pool_dir, args.pool_size, s)) for s in args.pool_seeds]
+        args.pool = (args.pool or []) + drawn
     out = Path(args.out)
     path = out.with_suffix(".json")
     done = json.loads(path.read_text()) if path.exists() else {"runs": []}
@@ -210,15 +224,17 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         for run in pool.map(_job, specs):
             done["runs"].append(run)
-            path.write_text(json.dumps(done, indent=1))
-    path.write_text(json.dumps(done, indent=1))
+            atomic_write_json(path, done)
+    atomic_write_json(path, done)
     header = (
         f"{args.table}: batches of {args.batch} training tasks (Adam, lr {args.lr}, cosine "
         f"to 0), {'from a pre-drawn pool' if args.pool else 'fresh'}, "
         f"{done['test_tasks']} test tasks; log-likelihood per target (nats), mean ± std over seeds"
     )
     ceiling_ood = done.get("ceiling_ood", done["ceiling"])
-    out.with_suffix(".md").write_text(report(done["runs"], done["ceiling"], header, ceiling_ood))
+    atomic_write_text(
+        out.with_suffix(".md"), report(done["runs"], done["ceiling"], header, ceiling_ood)
+    )
     print(out.with_suffix(".md").read_text())
 
 

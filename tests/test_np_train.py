@@ -7,7 +7,7 @@ import torch
 
 from lps.np import sample_tasks
 from lps.np.base import canonical_shift
-from lps.np.train import TaskPool, save_pool
+from lps.np.train import TaskPool, cached_pool, save_pool
 
 
 def test_pool_serves_every_task_once_per_pass(tmp_path):
@@ -31,6 +31,16 @@ def test_pool_tasks_match_the_generator(tmp_path):
     save_pool(tmp_path / "a.pt", 3, seed=5)
     direct = sample_tasks(3, torch.Generator().manual_seed(5))
     assert torch.equal(torch.load(tmp_path / "a.pt")["yt"], direct.yt)
+
+
+def test_cached_pool_draws_once_and_leaves_no_temporary_files(tmp_path):
+    path = cached_pool(tmp_path / "pools", 4, seed=3)
+    assert path.is_file() and sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    stamp = path.stat().st_mtime_ns
+    assert cached_pool(tmp_path / "pools", 4, seed=3) == path
+    assert path.stat().st_mtime_ns == stamp  # not drawn again
+    direct = sample_tasks(4, torch.Generator().manual_seed(3))
+    assert torch.equal(TaskPool([path]).data["yt"], direct.yt)
 
 
 def test_convcnp_frame_is_the_context_centroid():

@@ -38,10 +38,26 @@ class TrainSettings:
 
 
 def save_pool(path: str | Path, num_tasks: int, seed: int, chunk: int = 512) -> None:
-    """Draw ``num_tasks`` training tasks (generator seed ``seed``) and save them to ``path``."""
+    """Draw ``num_tasks`` training tasks (generator seed ``seed``) and save them to ``path``
+    (atomically: a crash leaves no half-written pool)."""
+    import io
+
+    from lps.io import atomic_write
+
     g = torch.Generator().manual_seed(seed)
     parts = [sample_tasks(min(chunk, num_tasks - i), g) for i in range(0, num_tasks, chunk)]
-    torch.save({f: torch.cat([getattr(p, f) for p in parts]) for f in TASK_FIELDS}, path)
+    buf = io.BytesIO()
+    torch.save({f: torch.cat([getattr(p, f) for p in parts]) for f in TASK_FIELDS}, buf)
+    atomic_write(path, buf.getvalue())
+
+
+def cached_pool(root: str | Path, num_tasks: int, seed: int) -> Path:
+    """The pool file of ``num_tasks`` tasks drawn with ``seed`` under ``root``, drawn and saved
+    by :func:`save_pool` the first time it is asked for."""
+    path = Path(root).expanduser() / f"gibbs_pool_{num_tasks}_seed{seed}.pt"
+    if not path.is_file():
+        save_pool(path, num_tasks, seed)
+    return path
 
 
 class TaskPool:
