@@ -19,17 +19,9 @@ import torch
 
 from lps.data.marglik import digits_in_quadrants, set_task
 from lps.marglik import MarglikSettings, ResidualImageNet, ResidualSetNet, train_marglik
+from lps.marglik.backbones import MARGLIK_MODELS as MODELS
 
 __all__ = ["MODELS", "build_model", "run_marglik"]
-
-#: model name -> (equivariant path, free path, learned precisions)
-MODELS = {
-    "conv": (True, None, False),
-    "dense": (False, "dense", False),
-    "residual_map": (True, "dense", False),
-    "residual_ml": (True, "dense", True),
-    "factored_ml": (True, "factored", True),
-}
 
 
 def build_model(task: str, model: str, canvas: int = 16, channels: int = 8, layers: int = 3):

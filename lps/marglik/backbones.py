@@ -21,7 +21,18 @@ from lps.backbones import register_backbone
 from lps.marglik.layers import ResidualImageNet
 from lps.marglik.set_layers import ResidualSetNet
 
-__all__ = ["marglik_image", "marglik_set"]
+__all__ = ["MARGLIK_MODELS", "marglik_image", "marglik_set"]
+
+#: The models of the experiments, by name: (equivariant path, free path, learned precisions).
+#: ``residual_map`` keeps a fixed prior (MAP); the ``*_ml`` models learn the precisions by
+#: the marginal likelihood.
+MARGLIK_MODELS: dict[str, tuple[bool, str | None, bool]] = {
+    "conv": (True, None, False),
+    "dense": (False, "dense", False),
+    "residual_map": (True, "dense", False),
+    "residual_ml": (True, "dense", True),
+    "factored_ml": (True, "factored", True),
+}
 
 
 def _check(name: str, kind: str) -> None:

@@ -30,19 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-import lps.marglik  # noqa: F401  (registers the backbones marglik_image, marglik_set)
+from lps.marglik.backbones import MARGLIK_MODELS as MODELS  # also registers the backbones
 from lps.train.tasks.base import Task, register_task
 
 __all__ = ["DigitsQuadrants", "DigitsQuadrantsSettings", "MarglikState"]
-
-#: model name -> (conv path, free path, precisions learned)
-MODELS = {
-    "conv": (True, None, False),
-    "dense": (False, "dense", False),
-    "residual_map": (True, "dense", False),
-    "residual_ml": (True, "dense", True),
-    "factored_ml": (True, "factored", True),
-}
 
 
 @dataclass
