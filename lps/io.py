@@ -1,8 +1,9 @@
 """Safe file input and output shared by every layer: atomic writes and state-dict reading.
 
-- :func:`atomic_write` (bytes), :func:`atomic_write_text`, :func:`atomic_write_json`: write
-  through a temporary file in the same folder and ``os.replace``, so that a crash leaves either
-  the old file or the new one, never half of one.
+- :func:`atomic_write` (bytes), :func:`atomic_write_text`, :func:`atomic_write_json`,
+  :func:`atomic_write_figure` (a matplotlib figure as PNG): write through a temporary file
+  in the same folder and ``os.replace``, so that a crash leaves either the old file or the
+  new one, never half of one.
 - :func:`load_state_dict_file`: a mapping of names to tensors from a local ``.safetensors``
   file or a ``.bin`` / ``.pth`` / ``.pt`` file read with ``torch.load(weights_only=True)``;
   nothing is ever unpickled.
@@ -19,7 +20,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "load_state_dict_file"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_figure",
+    "atomic_write_json",
+    "atomic_write_text",
+    "load_state_dict_file",
+]
 
 #: Suffixes :func:`load_state_dict_file` reads.
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
@@ -51,6 +58,16 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON (keys in insertion order) to ``path`` atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def atomic_write_figure(path: str | os.PathLike[str], fig: Any, dpi: int = 100) -> None:
+    """Render the matplotlib figure ``fig`` to PNG in memory and write it to ``path``
+    atomically (a crash mid-render leaves the previous image)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write(path, buf.getvalue())
 
 
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:

@@ -3,20 +3,16 @@ the PNG plot."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
+from lps.io import atomic_write_figure, atomic_write_json
+
 
 def write_json(path: str | Path, result: dict[str, Any]) -> None:
-    """Write ``result`` as indented JSON, atomically (a temporary file beside it, then a
-    rename), so that a run killed at any moment leaves the previous complete file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, path)
+    """Write ``result`` as indented JSON, atomically (:func:`lps.io.atomic_write_json`), so
+    that a run killed at any moment leaves the previous complete file."""
+    atomic_write_json(path, result)
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -107,7 +103,7 @@ def _pct(row: dict[str, Any], key: str) -> str:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    """Bars of the eval ratio per case and sampler; the sampler's time over N."""
+    """Bars of the eval ratio per case and sampler; the sampler's time over N (PNG, atomic)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,7 +151,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     dev = result["device"]
     fig.suptitle(f"lps bench on {dev['name']} ({dev['type']}, torch {dev['torch']})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_write_figure(path, fig, dpi=120)
     plt.close(fig)
 
 

@@ -20,7 +20,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from lps.io import atomic_write
+from lps.io import atomic_write_figure
 from lps.marglik.laplace import Curvature, Precisions, effective_dims
 
 __all__ = ["layer_readout", "plot_shares", "prior_rms"]
@@ -94,8 +94,6 @@ def layer_readout(
 def plot_shares(results: dict[str, list[float]], path: str, title: str = "") -> None:
     """Grouped bars of the free-path share, ``results[label] = [share per layer]``, written
     atomically to ``path`` (PNG)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,7 +114,5 @@ def plot_shares(results: dict[str, list[float]], path: str, title: str = "") -> 
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
+    atomic_write_figure(path, fig, dpi=120)
     plt.close(fig)
-    atomic_write(path, buf.getvalue())

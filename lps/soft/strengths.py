@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from lps.io import atomic_write_figure
+
 __all__ = ["Strengths", "plot_strengths"]
 
 
@@ -144,8 +146,8 @@ def plot_strengths(
     title: str = "discovered symmetry levels",
     reference: dict[str, float] | None = None,
 ) -> Path:
-    """Bar chart (PNG) of the strengths per candidate group (log scale), with an optional
-    second bar per group, e.g. the ground-truth relative equivariance error."""
+    """Bar chart (PNG, written atomically) of the strengths per candidate group (log scale),
+    with an optional second bar per group, e.g. the ground-truth relative equivariance error."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -168,7 +170,6 @@ def plot_strengths(
     ax.set_title(title)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    atomic_write_figure(path, fig, dpi=100)
     plt.close(fig)
     return path

@@ -227,11 +227,12 @@ class SoftTask(Task):
         the ground-truth errors of the true target, and the exact path's group."""
         x = self._test_x.double()
         truth = {g: relative_error(self._target_fn, g, x, *self.reps) for g in self.groups}
-        run_dir = Path(run_dir)
-        tmp = run_dir / "strengths.tmp.png"
-        plot_strengths(self.strengths.values, tmp, reference=truth,
-                       title=f"{self.name}: discovered levels")  # fmt: skip
-        tmp.replace(run_dir / "strengths.png")
+        plot_strengths(
+            self.strengths.values,
+            Path(run_dir) / "strengths.png",
+            reference=truth,
+            title=f"{self.name}: discovered levels",
+        )  # fmt: skip (written atomically)
         logs = self._report(model, self._test_x)
         return {
             "strengths": dict(self.strengths.values),
