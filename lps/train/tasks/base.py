@@ -34,7 +34,16 @@ from torch.utils.data import Dataset
 from lps.registry import Registry
 from lps.symmetrize import SymmetrizedOutput
 
-__all__ = ["GraphTask", "TASKS", "Task", "get_task", "list_tasks", "move", "register_task"]
+__all__ = [
+    "GraphTask",
+    "TASKS",
+    "Task",
+    "TensorPairs",
+    "get_task",
+    "list_tasks",
+    "move",
+    "register_task",
+]
 
 
 class Task:
@@ -148,6 +157,21 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         raise ValueError(f"task: unknown task {name!r}; expected one of {', '.join(TASKS)}")
     return TASKS.get(name)()
+
+
+class TensorPairs(Dataset):
+    """``{"x": x[i], "y": y[i]}`` items from two tensors of equal length (inputs, targets)."""
+
+    def __init__(self, x: Tensor, y: Tensor):
+        if len(x) != len(y):
+            raise ValueError(f"TensorPairs: {len(x)} inputs but {len(y)} targets")
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        return {"x": self.x[i], "y": self.y[i]}
 
 
 def move(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:

@@ -28,10 +28,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from lps.marglik.backbones import MARGLIK_MODELS as MODELS  # also registers the backbones
-from lps.train.tasks.base import Task, register_task
+from lps.train.tasks.base import Task, TensorPairs, register_task
 
 __all__ = ["DigitsQuadrants", "DigitsQuadrantsSettings", "MarglikState"]
 
@@ -53,19 +52,6 @@ class DigitsQuadrantsSettings:
     curv_points: int = 1000  # training points of the KFAC curvature
     curv_mode: str = "mc"  # mc: one sampled label per input (Fisher) | exact: K backward passes
     readout_points: int = 256  # training inputs of the per-layer readout
-
-
-class _Examples(Dataset):
-    """``{"x": (1, H, W), "y": ()}`` examples from tensors."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"x": self.x[i], "y": self.y[i]}
 
 
 class MarglikState:
@@ -133,9 +119,9 @@ class DigitsQuadrants(Task):
         n_val = max(1, int(round(a.val_fraction * len(x))))
         self.train_xy = (x[n_val:], y[n_val:])
         return {
-            "train": _Examples(*self.train_xy),
-            "val": _Examples(x[:n_val], y[:n_val]),
-            "test": _Examples(*test),
+            "train": TensorPairs(*self.train_xy),
+            "val": TensorPairs(x[:n_val], y[:n_val]),
+            "test": TensorPairs(*test),
         }
 
     def build_model(self, cfg):

@@ -10,23 +10,16 @@ the loss its mean squared error, and the identity pull on psi is an auxiliary lo
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch.nn.functional as F
 
+from lps.io import atomic_write_json, atomic_write_text
 from lps.symmetrize import SymmetrizedOutput
 from lps.train.tasks.base import Task, register_task
 
 __all__ = ["DigitsLevels"]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @register_task("digits_levels")
@@ -112,10 +105,10 @@ class DigitsLevels(Task):
 
         levels, info = levels_from_autoencoder(model.cpu(), self.rotation_set, self.settings)
         row = {**evaluate_levels(levels, self.rotation_set, self.settings), **info}
-        _write_atomic(Path(run_dir) / "levels.json", json.dumps(row, indent=2) + "\n")
+        atomic_write_json(Path(run_dir) / "levels.json", row)
         lines = ["| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in row.items() if not isinstance(v, list)]
-        _write_atomic(Path(run_dir) / "levels.md", "\n".join(lines) + "\n")
+        atomic_write_text(Path(run_dir) / "levels.md", "\n".join(lines) + "\n")
         return row
 
     def inputs(self, batch):

@@ -34,22 +34,9 @@ from lps.soft import SoftMLP, SoftPathway, Strengths, check_candidate, plot_stre
 from lps.soft.sampled import relative_error
 from lps.symmetrize import SymmetrizedOutput
 from lps.train.config import ConfigError
-from lps.train.tasks.base import Task, register_task
+from lps.train.tasks.base import Task, TensorPairs, register_task
 
-__all__ = ["SoftCosSim", "SoftInertia", "SoftTask", "TensorPairs"]
-
-
-class TensorPairs(Dataset):
-    """``{"x": x[i], "y": y[i]}`` items from two tensors of equal length."""
-
-    def __init__(self, x: Tensor, y: Tensor):
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i: int) -> dict[str, Tensor]:
-        return {"x": self.x[i], "y": self.y[i]}
+__all__ = ["SoftCosSim", "SoftInertia", "SoftTask"]
 
 
 @dataclass
