@@ -106,7 +106,6 @@ class NPGibbs(Task):
     def datasets(self, cfg):
         from lps.np.gp import fixed_split
 
-        self.check(cfg)
         a = cfg.task_args
         self.test_tasks = fixed_split("test", a.test_tasks)
         return {

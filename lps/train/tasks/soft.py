@@ -132,7 +132,6 @@ class SoftTask(Task):
             raise ConfigError("task_args: pathway and project exclude each other")
 
     def build_model(self, cfg) -> nn.Module:
-        self.check(cfg)
         a = cfg.task_args
         self.groups = list(a.groups)
         self.strengths = self._strengths(cfg)
