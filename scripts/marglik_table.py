@@ -34,9 +34,10 @@ def _job(args: tuple) -> dict:
     from lps.experiments.marglik import run_marglik
     from lps.marglik import MarglikSettings
 
-    task, model, seed, settings, canvas, channels = args
+    task, model, seed, settings, canvas, channels, layers = args
     torch.set_num_threads(1)
-    r = run_marglik(task, model, seed, MarglikSettings(**settings), canvas, channels)
+    s = MarglikSettings(**settings)
+    r = run_marglik(task, model, seed, s, canvas, channels, layers=layers)
     print(
         f"{task} {model} seed {seed}: acc {r['test_acc']:.1f} shares "
         f"{[round(s, 3) for s in r['shares']]} ({r['seconds']:.0f} s)",
@@ -174,6 +175,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--canvas", type=int, default=16)
     p.add_argument("--channels", type=int, default=8)
+    p.add_argument("--layers", type=int, default=3, help="residual layers (image tasks)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", required=True)
     p.add_argument("--render", action="store_true", help="only redo OUT.md/OUT.png from OUT.json")
@@ -197,7 +199,7 @@ def main() -> None:
         f.name: getattr(a, f.name) for f in fields(MarglikSettings) if f.name != "learn_prior"
     }
     jobs = [
-        (t, m, int(s), settings, a.canvas, a.channels)
+        (t, m, int(s), settings, a.canvas, a.channels, a.layers)
         for t in a.tasks.split(",")
         for m in a.models.split(",")
         for s in a.seeds.split(",")
@@ -208,15 +210,16 @@ def main() -> None:
     device = (
         f"{platform.machine()} CPU, 2 cores shared, one thread per run, {a.jobs} runs at a time"
     )
+    # every argument that differs from its default, so the recorded command reruns the table
+    given = [("tasks", a.tasks), ("models", a.models), ("seeds", a.seeds)]
+    given += [
+        (k, v) for k, v in vars(a).items()
+        if k not in ("tasks", "models", "seeds", "out", "render", "jobs")
+        and v != p.get_default(k)
+    ]  # fmt: skip
+    given += [("jobs", a.jobs), ("out", a.out)]
     command = "PYTHONPATH=$PWD python scripts/marglik_table.py " + " ".join(
-        f"--{k} {v}"
-        for k, v in (
-            ("tasks", a.tasks),
-            ("models", a.models),
-            ("seeds", a.seeds),
-            ("epochs", a.epochs),
-            ("out", a.out),
-        )
+        f"--{k.replace('_', '-')} {v}" for k, v in given
     )
     md, targets = render(runs, device, command)
     atomic_write_json(

@@ -49,8 +49,12 @@ def run_marglik(
     canvas: int = 16,
     channels: int = 8,
     verbose: bool = False,
+    layers: int = 3,
 ) -> dict:
-    """Train ``model`` on ``task`` with ``seed``; a JSON-ready dict of results."""
+    """Train ``model`` on ``task`` with ``seed``; a JSON-ready dict of results.
+
+    ``layers``: residual layers of the image network (stride-2 subsampling after every
+    layer but the last, so ``canvas`` must be divisible by ``2 ** (layers - 1)``)."""
     settings = settings or MarglikSettings()
     settings = replace(settings, learn_prior=MODELS[model][2])
     if task in ("A", "B"):
@@ -58,7 +62,7 @@ def run_marglik(
     else:
         train, test = set_task(task.removeprefix("set_"), n=8, seed=seed)
     torch.manual_seed(seed)
-    net = build_model(task, model, canvas, channels)
+    net = build_model(task, model, canvas, channels, layers)
     t0 = time.perf_counter()
 
     def log(entry):
@@ -78,6 +82,7 @@ def run_marglik(
         "seed": seed,
         "canvas": canvas,
         "channels": channels,
+        "layers_count": layers,
         "settings": asdict(settings),
         "params": sum(p.numel() for p in net.parameters()),
         "test_acc": final["test_acc"],
