@@ -20,9 +20,11 @@ from lps.train.tasks.digits_quadrants import DigitsQuadrants
 from lps.train.tasks.exp import ExpClassify
 from lps.train.tasks.levels import DigitsLevels
 from lps.train.tasks.lrgb import LRGBTask, PCQMContact, PeptidesFunc, PeptidesStruct
+from lps.train.tasks.marglik import MarglikTask
 from lps.train.tasks.nbody import NBody
 from lps.train.tasks.np_gibbs import NPGibbs
 from lps.train.tasks.pattern import PatternTask
+from lps.train.tasks.set_marglik import SetMarglik
 from lps.train.tasks.soft import SoftCosSim, SoftInertia
 
 __all__ = [
@@ -32,10 +34,12 @@ __all__ = [
     "ExpClassify",
     "GraphTask",
     "LRGBTask",
+    "MarglikTask",
     "NBody",
     "NPGibbs",
     "PCQMContact",
     "PatternTask",
+    "SetMarglik",
     "PeptidesFunc",
     "PeptidesStruct",
     "SoftCosSim",
