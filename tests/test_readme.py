@@ -56,6 +56,7 @@ TRAINED_ELSEWHERE = {
     "digits_levels": "tests/test_train_digits.py",
     "np_gibbs": "tests/test_train_np.py",
     "digits_quadrants": "tests/test_marglik_train.py",
+    "set_marglik": "tests/test_set_marglik_train.py",
 }
 
 #: Placeholders the README uses inside commands, and what a run substitutes for them.
