@@ -183,3 +183,23 @@ def test_resume_restores_task_state(probe, tmp_path, monkeypatch):
     resumed = train(load_config(None, cfg + [f"run_dir={part}"]), resume=True)
     assert resumed["task_results"] == full["task_results"] == {"steps": 6, "total": 21}
     assert resumed["test"]["mse"]["mean"] == pytest.approx(full["test"]["mse"]["mean"], rel=1e-6)
+
+
+def test_after_step_logs_between_log_steps_are_kept(probe, tmp_path, monkeypatch):
+    """What after_step returns is logged at its own step even when that is no log step."""
+    import accelerate
+
+    seen = []
+    real_log = accelerate.Accelerator.log
+
+    def record(self, values, step=None, **kw):
+        seen.append((step, dict(values)))
+        return real_log(self, values, step=step, **kw)
+
+    monkeypatch.setattr(accelerate.Accelerator, "log", record)
+    cfg = [x for x in BASE if not x.startswith("trainer.log_every")] + ["trainer.log_every=4"]
+    train(load_config(None, cfg + [f"run_dir={tmp_path / 'run'}"]))
+    hooked = {step: v for step, v in seen if "train/counted" in v}
+    assert sorted(hooked) == [1, 2, 3, 4, 5, 6]
+    # log steps (4, and the last) carry the loss with it; the others only the hook's values
+    assert [s for s, v in hooked.items() if "train/loss" in v] == [4, 6]

@@ -168,6 +168,7 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
             last_loss = float(loss.detach())
             bar.update(1)
             hook_logs = task.after_step(accelerator.unwrap_model(model), state.step)
+            hook_logs = {f"train/{k}": float(v) for k, v in hook_logs.items()}
             if state.step % t.log_every == 0 or state.step == t.max_steps:
                 rate = examples * accelerator.num_processes / (time.perf_counter() - start)
                 bar.set_postfix(loss=f"{last_loss:.4f}", ex_per_s=f"{rate:.0f}")
@@ -179,8 +180,10 @@ def train(cfg: DictConfig, resume: bool = False) -> dict[str, Any]:
                 }
                 logs.update({f"train/{k}": float(v) for k, v in out.diagnostics.items()})
                 logs.update({f"train/{k}": float(v.detach()) for k, v in out.aux_losses.items()})
-                logs.update({f"train/{k}": float(v) for k, v in hook_logs.items()})
+                logs.update(hook_logs)
                 accelerator.log(logs, step=state.step)
+            elif hook_logs:  # an event between log steps (a marginal-likelihood step) is kept
+                accelerator.log(hook_logs, step=state.step)
             if state.step % t.eval_every == 0 or state.step == t.max_steps:
                 val = evaluate(accelerator, model, val_loader, task, k_eval, seed=t.seed)
                 val.update(task.eval_logs(accelerator.unwrap_model(model)))
