@@ -134,6 +134,7 @@ def test_resume_restores_the_precisions_exactly(tmp_path, monkeypatch):
         ("task_args.task=B", "task_args.task: expected 'inv' or 'order'"),
         ("task_args.set_size=7", "task_args.set_size"),
         ("task_args.num_train=1", "task_args.num_train"),
+        ("task_args.val_fraction=0.999", "task_args.val_fraction: .*leaves none to train on"),
         ("task_args.curv_mode=kfac", "task_args.curv_mode"),
         ("task_args.burnin_steps=24", "task_args.burnin_steps: .*past the end"),
         ("task_args.prior=-1.0", "task_args.prior"),

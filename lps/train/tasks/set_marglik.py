@@ -68,6 +68,11 @@ class SetMarglik(MarglikTask):
         if a.num_test < 1:
             raise ConfigError(f"task_args.num_test: must be >= 1, got {a.num_test}")
         super().check(cfg)
+        if max(1, round(a.val_fraction * a.num_train)) >= a.num_train:
+            raise ConfigError(
+                f"task_args.val_fraction: {a.val_fraction} of task_args.num_train="
+                f"{a.num_train} sets leaves none to train on"
+            )
 
     def load_data(self, cfg):
         from lps.data.marglik import set_task
