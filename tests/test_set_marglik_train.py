@@ -61,6 +61,7 @@ def test_lps_train_logs_readout_and_writes_results(tmp_path, monkeypatch):
     logged: list[dict] = []
     monkeypatch.setattr(Accelerator, "log", lambda self, values, step=None: logged.append(values))
     run = tmp_path / "run"
+    # the README's command: configs/set_marglik_residual_ml.yaml task_args.task=order, shortened
     metrics = train(_cfg(run, "residual_ml", "task_args.task=order"))
     val = [d for d in logged if "val/accuracy" in d]
     assert len(val) == 2
