@@ -192,6 +192,37 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
     return "\n".join(lines), checks
 
 
+def summary(runs: list[dict], checks: dict, models: list[str]) -> str:
+    """One row per variant: the discovered strengths, mean test MSE per model, the soft
+    model over the oracle, the targets (mean over seeds; eps 0 is not symmetry-breaking, so
+    the soft-below-baseline targets do not apply there)."""
+    present = [m for m in models if any(r["model"] == m for r in runs)]
+    head = ["variant", "seeds", "discovered strengths (mean)", *present, "soft / oracle", "targets"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name, c in checks.items():
+        rs = [r for r in runs if r["name"] == name]
+        soft = [r for r in rs if r["model"] == c.get("soft_model")]
+        lam = ", ".join(
+            f"{g} {statistics.mean(r['strengths'][g] for r in soft):.3g}" for g in rs[0]["groups"]
+        ) if soft else ""  # fmt: skip
+        mse = []
+        for m in present:
+            xs = [r["test_mse"] for r in rs if r["model"] == m]
+            mse.append(f"{statistics.mean(xs):.4g}" if xs else "")
+        breaking = rs[0]["variant"]["eps"] != 0
+        keys = ["ranking_matches", "largest_strength_on_exact_group", "soft_within_1.25x_oracle"]
+        if breaking:
+            keys += [k for k in c if k in ("soft_below_mlp", "soft_below_strict")]
+        met = [k for k in keys if k in c and c[k] is True]
+        missed = [k for k in keys if k in c and c[k] is not True]
+        verdict = "all met" if not missed else "missed: " + ", ".join(missed)
+        ratio = f"{c['soft_over_oracle']:.2f}x" if "soft_over_oracle" in c else ""
+        seeds = len({r["settings"]["seed"] for r in soft or rs})
+        row = [name, str(seeds), lam, *mse, ratio, f"{verdict} ({len(met)}/{len(keys)})"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variants", default="inertia:0.9:z",
@@ -231,6 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
                 merged[(r["name"], r["model"], r["settings"]["seed"])] = r
         runs = list(merged.values())
         md, checks = table(runs, models)
+        md = summary(runs, checks, models) + "\n" + md
         if args.out:  # the merged runs and their tables, e.g. into docs/
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -260,6 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
             runs.append(res)
             partial.write_text(json.dumps({"runs": runs}))
     md, checks = table(runs, models)
+    md = summary(runs, checks, models) + "\n" + md
     result = {"runs": runs, "checks": checks, "seconds": time.perf_counter() - start}
     out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2))
     partial.unlink(missing_ok=True)

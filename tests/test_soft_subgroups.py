@@ -150,6 +150,9 @@ def test_soft_table_script_small(tmp_path):
     residual = by[("inertia:0.9:z", "residual")]
     assert residual["settings"]["residual_prior"] == 1e-2
     assert by[("cossim:1:scale", "soft")]["settings"]["scale_features"] is True
-    assert "| soft |" in out.with_suffix(".md").read_text()
+    md = out.with_suffix(".md").read_text()
+    assert "| soft |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| inertia:0.9:z | 1 |"))
+    assert "O(2)_z" in row and ("all met" in row or "missed:" in row)
     rendered = main(["--render", f"{out}.json,{out}.json"])  # merged, duplicates dropped
     assert len(rendered["runs"]) == 12
