@@ -36,8 +36,7 @@ def _job(args: tuple) -> dict:
 
     task, model, seed, settings, canvas, channels, layers = args
     torch.set_num_threads(1)
-    s = MarglikSettings(**settings)
-    r = run_marglik(task, model, seed, s, canvas, channels, layers=layers)
+    r = run_marglik(task, model, seed, MarglikSettings(**settings), canvas, channels, layers=layers)
     print(
         f"{task} {model} seed {seed}: acc {r['test_acc']:.1f} shares "
         f"{[round(s, 3) for s in r['shares']]} ({r['seconds']:.0f} s)",

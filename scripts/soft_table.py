@@ -141,6 +141,8 @@ def _ms(xs: list[float]) -> str:
 
 
 def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
+    """The markdown (the :func:`summary` on top, then one section per variant) and the
+    targets checked per variant."""
     lines, checks = [], {}
     for name in dict.fromkeys(r["name"] for r in runs):
         rs = [r for r in runs if r["name"] == name]
@@ -194,7 +196,7 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
                 c["soft_within_1.25x_oracle"] = c["soft_over_oracle"] <= 1.25
         checks[name] = c
         lines += [f"targets: `{json.dumps(c)}`", ""]
-    return "\n".join(lines), checks
+    return summary(runs, checks, models) + "\n" + "\n".join(lines), checks
 
 
 def summary(runs: list[dict], checks: dict, models: list[str]) -> str:
@@ -278,7 +280,6 @@ def main(argv: list[str] | None = None) -> dict:
                 merged[(r["name"], r["model"], r["settings"]["seed"])] = r
         runs = list(merged.values())
         md, checks = table(runs, models)
-        md = summary(runs, checks, models) + "\n" + md
         if args.out:  # the merged runs and their tables, e.g. into docs/
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -308,7 +309,6 @@ def main(argv: list[str] | None = None) -> dict:
             runs.append(res)
             partial.write_text(json.dumps({"runs": runs}))
     md, checks = table(runs, models)
-    md = summary(runs, checks, models) + "\n" + md
     result = {"runs": runs, "checks": checks, "seconds": time.perf_counter() - start}
     out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2))
     partial.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from lps.marglik.backbones import MARGLIK_MODELS as MODELS  # also registers the backbones
 from lps.train.tasks.base import Task, TensorPairs
 
-__all__ = ["MarglikSettingsBase", "MarglikState", "MarglikTask"]
+__all__ = ["MarglikSettingsBase", "MarglikState", "MarglikTask", "validation_size"]
 
 
 @dataclass
@@ -48,6 +48,11 @@ class MarglikSettingsBase:
     curv_points: int = 1000  # training points of the KFAC curvature
     curv_mode: str = "mc"  # mc: one sampled label per input (Fisher) | exact: K backward passes
     readout_points: int = 256  # training inputs of the per-layer readout
+
+
+def validation_size(fraction: float, n: int) -> int:
+    """How many of ``n`` training inputs ``task_args.val_fraction`` holds out (at least 1)."""
+    return max(1, int(round(fraction * n)))
 
 
 class MarglikState:
@@ -135,7 +140,7 @@ class MarglikTask(Task):
     def datasets(self, cfg):
         a = cfg.task_args
         (x, y), test = self.load_data(cfg)
-        n_val = max(1, int(round(a.val_fraction * len(x))))
+        n_val = validation_size(a.val_fraction, len(x))
         if n_val >= len(x):
             raise ValueError(
                 f"task_args.val_fraction: {a.val_fraction} of {len(x)} training inputs "

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from lps.train.tasks.base import register_task
-from lps.train.tasks.marglik import MarglikSettingsBase, MarglikTask
+from lps.train.tasks.marglik import MarglikSettingsBase, MarglikTask, validation_size
 
 __all__ = ["SetMarglik", "SetMarglikSettings"]
 
@@ -68,7 +68,7 @@ class SetMarglik(MarglikTask):
         if a.num_test < 1:
             raise ConfigError(f"task_args.num_test: must be >= 1, got {a.num_test}")
         super().check(cfg)
-        if max(1, round(a.val_fraction * a.num_train)) >= a.num_train:
+        if validation_size(a.val_fraction, a.num_train) >= a.num_train:
             raise ConfigError(
                 f"task_args.val_fraction: {a.val_fraction} of task_args.num_train="
                 f"{a.num_train} sets leaves none to train on"
