@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from lps.data.nbody import _COMMON, SPLITS, simulate_charged
+from lps.io import atomic_write_text
 
 
 def _cpu_model() -> str:
@@ -69,7 +70,7 @@ def main() -> None:
     }
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out_path, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from lps.io import atomic_write_text
 from lps.train.config import load_config, packaged_config
 from lps.train.loop import train
 
@@ -86,7 +87,7 @@ def main() -> None:
                 },
             }
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+            atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
             print(f"{name} seed {seed}: test accuracy {rows[-1]['test_accuracy']:.4f}", flush=True)
     print(markdown(result))
 

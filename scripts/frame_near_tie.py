@@ -25,6 +25,7 @@ import torch
 from lps import symmetrize
 from lps.backbones import FlatMLP
 from lps.groups import get_group
+from lps.io import atomic_write_text
 from lps.testing import equivariance_error
 
 TIE_TOL = 1e-4
@@ -99,8 +100,7 @@ def main() -> None:
         "rows": rows,
     }
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
+    atomic_write_text(args.out, json.dumps(out, indent=1))
     print(f"wrote {args.out}")
 
 

@@ -19,6 +19,7 @@ import torch
 from lps.experiments.images import ViTSettings
 from lps.experiments.levels import LevelSettings, fit_levels
 from lps.experiments.partial import PARTIAL_METHODS, run_partial
+from lps.io import atomic_write_text
 
 
 def markdown(rows: list[dict], s: ViTSettings, ae_epochs: int) -> str:
@@ -61,8 +62,10 @@ def main() -> None:
             row = run_partial(method, s, levels, seed)
             print(json.dumps(row), flush=True)
             rows.append(row)
-            out.with_suffix(".json").write_text(json.dumps({"levels": info, "runs": rows}) + "\n")
-            out.with_suffix(".md").write_text(markdown(rows, s, a.ae_epochs))
+            atomic_write_text(
+                out.with_suffix(".json"), json.dumps({"levels": info, "runs": rows}) + "\n"
+            )
+            atomic_write_text(out.with_suffix(".md"), markdown(rows, s, a.ae_epochs))
     print(markdown(rows, s, a.ae_epochs))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from lps.experiments.images import METHODS, ViTSettings, run
+from lps.io import atomic_write_text
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
             rows.append(row)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".json"), json.dumps(rows, indent=2) + "\n")
     lines = [
         f"ViT (timm, random init, width {s.embed_dim}, depth {s.depth}, heads {s.num_heads}, "
         f"patch {s.patch_size}) on digits rotated over the full circle; {s.epochs} epochs, "
@@ -60,7 +61,7 @@ def main() -> None:
         lines.append(
             f"| {method} | {statistics.mean(test):.3f}{sd} | {val:.3f} | {len(rs)} | {sec:.0f} |"
         )
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from lps.experiments.levels import LEVEL_SETS, LevelSettings, run_levels
+from lps.io import atomic_write_text
 
 NAMES = {
     "multiple": "DigitsMultiple (±18c)",
@@ -83,8 +84,8 @@ def main() -> None:
         row = run_levels(name, s)
         print(json.dumps({k: v for k, v in row.items() if k != "settings"}), flush=True)
         rows.append(row)  # written after every set, so a long run leaves partial tables
-        out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
-        out.with_suffix(".md").write_text(markdown(rows))
+        atomic_write_text(out.with_suffix(".json"), json.dumps(rows, indent=2) + "\n")
+        atomic_write_text(out.with_suffix(".md"), markdown(rows))
     print(markdown(rows))
 
 

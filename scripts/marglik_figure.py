@@ -15,6 +15,8 @@ import argparse
 import json
 import statistics
 
+from lps.io import atomic_write_figure
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -73,7 +75,7 @@ def main() -> None:
         row[1].set_ylabel("free share (learned)")
         row[1].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(a.out, dpi=110)
+    atomic_write_figure(a.out, fig, dpi=110)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
+
+from lps.io import atomic_write_text
 
 
 def main() -> None:
@@ -57,7 +58,7 @@ def main() -> None:
         "seconds": time.perf_counter() - start,
         "rows": rows,
     }
-    Path(args.out).write_text(json.dumps(out, indent=1))
+    atomic_write_text(args.out, json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))
 
 

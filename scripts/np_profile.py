@@ -18,6 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
+from lps.io import atomic_write_text
+
 
 def _median_ms(fn, repeats: int, per: int) -> float:
     fn()
@@ -81,7 +83,7 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "rows": rows,
     }
-    Path(args.out).write_text(json.dumps(out, indent=1))
+    atomic_write_text(args.out, json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))
 
 

@@ -23,6 +23,7 @@ import time
 import torch
 
 from lps.experiments.separation import PUBLISHED_SEPARATION, markdown_table, run_separation
+from lps.io import atomic_write_text
 from lps.samplers import LearnedPermutationSampler
 
 
@@ -85,12 +86,12 @@ def main() -> None:
                     flush=True,
                 )
                 meta["wall_seconds"] = time.perf_counter() - start
-                with open(args.out, "w") as fh:
-                    json.dump(
-                        {"meta": meta, "rows": rows, "published": PUBLISHED_SEPARATION},
-                        fh,
-                        indent=1,
-                    )
+                atomic_write_text(
+                    args.out,
+                    json.dumps(
+                        {"meta": meta, "rows": rows, "published": PUBLISHED_SEPARATION}, indent=1
+                    ),
+                )
     print()
     print(markdown_table(rows))
     print(

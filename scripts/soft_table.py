@@ -43,6 +43,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from lps.io import atomic_write_text
+
 GROUPS = {
     "inertia": ("O(3)", "O(2)_x", "O(2)_y", "O(2)_z"),
     "cossim": ("SO(3) x Scale", "SO(3)", "Scale"),
@@ -284,8 +286,8 @@ def main(argv: list[str] | None = None) -> dict:
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
             merged_json = {"runs": runs, "checks": checks, "rendered_from": args.render}
-            out.with_name(out.name + ".json").write_text(json.dumps(merged_json, indent=2))
-            out.with_name(out.name + ".md").write_text(md)
+            atomic_write_text(out.with_name(out.name + ".json"), json.dumps(merged_json, indent=2))
+            atomic_write_text(out.with_name(out.name + ".md"), md)
         print(md)
         return {"runs": runs, "checks": checks}
     kw = {"epochs": args.epochs, "adjust_at": args.adjust_at, "sizes": sizes}
@@ -307,12 +309,12 @@ def main(argv: list[str] | None = None) -> dict:
     with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else _Serial() as pool:
         for res in pool.map(_job, jobs):  # in order; each finished run is saved at once
             runs.append(res)
-            partial.write_text(json.dumps({"runs": runs}))
+            atomic_write_text(partial, json.dumps({"runs": runs}))
     md, checks = table(runs, models)
     result = {"runs": runs, "checks": checks, "seconds": time.perf_counter() - start}
-    out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2))
+    atomic_write_text(out.with_name(out.name + ".json"), json.dumps(result, indent=2))
     partial.unlink(missing_ok=True)
-    out.with_name(out.name + ".md").write_text(md)
+    atomic_write_text(out.with_name(out.name + ".md"), md)
     print(md)
     return result
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from lps.experiments.soft import run_soft_variant
+from lps.io import atomic_write_text
 from lps.soft import plot_strengths
 
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
     result["device"] = f"{platform.processor() or platform.machine()}, {args.threads} thread(s)"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    atomic_write_text(out, json.dumps(result, indent=2))
     plot_strengths(result["strengths"], out.with_suffix(".png"),
                    reference=result["true_rel_equiv_error"])  # fmt: skip
     summary = {k: result[k] for k in ("test_mse", "strengths", "true_rel_equiv_error")}
