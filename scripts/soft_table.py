@@ -13,6 +13,9 @@ Models (the same :class:`~lps.soft.SoftMLP` unless said, data, seed and schedule
   candidate groups' projection penalties with self-tuning strengths, and from the adjustment
   epoch on an exactly equivariant path for the strongest group beside the penalized one;
   the table's soft model (strengths row, targets) when present;
+- ``pathway_super``, ``pathway_all``: ``pathway`` whose exact path also pays, after the
+  commit, the penalties of the candidates that contain its group or of every candidate
+  (``exact_penalties``: e.g. exactly O(2)_z, softly O(3));
 - ``soft``: the first-round soft model, one SoftMLP under the penalties (no exact path);
 - ``mlp``: every strength pinned to 0 (a free MLP);
 - ``strict``: every strength 0, the layers projected onto O(3) (SO(3) x Scale for CosSim)
@@ -68,6 +71,8 @@ ALL_VARIANTS = [
 ]
 #: models that take the inertia layout only (masses and positions -> a rank-2 tensor)
 INERTIA_ONLY = ("frame", "learned")
+#: pathway models whose exact path pays penalties after the commit (``exact_penalties``)
+PATHWAY_PENALTIES = {"pathway_super": "supergroups", "pathway_all": "all"}
 #: the model whose strengths and MSE the targets are checked on: the first one present
 SOFT_MODELS = ("pathway", "soft")
 #: a ground-truth relative equivariance error below this is an exact symmetry (float64)
@@ -100,9 +105,11 @@ def _job(args: tuple) -> dict:
     groups = GROUPS[variant["data"]]
     off = {g: 0.0 for g in groups}
     project = {"strict": STRICT[variant["data"]], "oracle": oracle_group(variant)}.get(model)
-    pinned = None if model in ("soft", "pathway") else off
+    pinned = None if model in ("soft", "pathway", *PATHWAY_PENALTIES) else off
     if model == "pathway":  # soft in residual-pathway form (SoftPathway)
         kw = {**kw, "pathway": True}
+    if model in PATHWAY_PENALTIES:  # ... whose exact path pays some penalties too
+        kw = {**kw, "pathway": True, "exact_penalties": PATHWAY_PENALTIES[model]}
     kw = dict(kw)
     if model in ("frame", "learned"):  # an MLP symmetrized over O(3) by lps.symmetrize
         kw["symmetrized"], pinned = model, None

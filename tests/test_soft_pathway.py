@@ -94,3 +94,67 @@ def test_strengths_state_dict_round_trip():
     with pytest.raises(ValueError, match="checkpoint groups"):
         Strengths(["O(3)"]).load_state_dict(state)
     assert math.isfinite(sum(other.values.values()))
+
+
+def test_supergroups_are_the_candidates_containing_the_group():
+    model = _model()
+    assert model.supergroups("O(2)_z") == ["O(3)"]
+    assert model.supergroups("O(2)_x") == ["O(3)"]
+    assert model.supergroups("O(3)") == []
+
+
+@pytest.mark.parametrize("mode", ["supergroups", "all"])
+def test_exact_penalties_only_after_commit_and_only_the_chosen_groups(mode):
+    torch.manual_seed(0)
+    model = SoftPathway(*INERTIA_REP, GROUPS, mode, hidden=HIDDEN, layers=1).double()
+    with torch.no_grad():
+        free = {g: float(p) for g, p in model.free.penalties(GROUPS).items()}
+        before = {g: float(p) for g, p in model.penalties(GROUPS).items()}
+    assert before == pytest.approx(free, rel=1e-12)  # exact path unused before the commit
+    model.commit({"O(3)": 1.0, "O(2)_z": 10.0})
+    pens = model.penalties(GROUPS)
+    paid = ["O(3)"] if mode == "supergroups" else ["O(3)", "O(2)_x", "O(2)_y"]
+    for g in GROUPS:
+        exact = float(model.exact.penalty(g).detach())
+        expected = float(model.free.penalty(g).detach()) + (exact if g in paid else 0.0)
+        assert float(pens[g].detach()) == pytest.approx(expected, rel=1e-12), g
+        if g in paid:
+            assert exact > 1e-3  # the committed O(2)_z path is not equivariant to g
+    assert float(model.exact.penalty("O(2)_z").detach()) < 1e-20
+    pens["O(3)"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.exact.parameters())
+    plain = _model()
+    plain.commit({"O(3)": 1.0, "O(2)_z": 10.0})
+    assert float(plain.penalties(["O(3)"])["O(3)"].detach()) == pytest.approx(
+        float(plain.free.penalty("O(3)").detach()), rel=1e-12
+    )
+
+
+def test_exact_penalties_move_the_exact_path_toward_o3_in_training():
+    """With a strong O(3) strength the exact O(2)_z path drifts toward O(3) under training."""
+    x = _x(64)
+    y = torch.randn(64, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    errs = {}
+    for mode in ("none", "supergroups"):
+        torch.manual_seed(0)
+        model = SoftPathway(*INERTIA_REP, GROUPS, mode, hidden=HIDDEN, layers=1).double()
+        model.commit({"O(3)": 10.0, "O(2)_z": 20.0})
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in range(30):
+            opt.zero_grad()
+            pens = model.penalties(["O(3)"])
+            ((model(x) - y).pow(2).mean() + 10.0 * pens["O(3)"]).backward()
+            opt.step()
+            model.project_()
+        errs[mode] = float(model.exact.penalty("O(3)").detach())
+        assert relative_error(model.exact, "O(2)_z", x, *INERTIA_REP) < 1e-6
+    assert errs["supergroups"] < 0.5 * errs["none"]
+
+
+def test_exact_penalties_bad_input():
+    from lps.experiments.soft import run_soft_variant
+
+    with pytest.raises(ValueError, match="exact_penalties must be one of"):
+        SoftPathway(*INERTIA_REP, GROUPS, "some", hidden=HIDDEN, layers=1)
+    with pytest.raises(ValueError, match="exact_penalties= needs pathway"):
+        run_soft_variant(exact_penalties="all", epochs=1)

@@ -99,11 +99,16 @@ def test_lps_train_soft_resume_is_exact(tmp_path, monkeypatch):
         ("task_args.adjust_at=6", "task_args.adjust_at: .*past the end.*max_steps=6"),
         ("task_args.axis=w", "task_args.axis"),
         ("task_args.lambda=1", "task_args.lambda"),
+        ("task_args.exact_penalties=some", "task_args.exact_penalties: expected one of"),
+        (
+            ["task_args.pathway=false", "task_args.exact_penalties=all"],
+            "task_args.exact_penalties needs task_args.pathway",
+        ),
     ],
 )
 def test_soft_task_bad_input_before_training(tmp_path, override, match):
     with pytest.raises(ConfigError, match=match):
-        _cfg(tmp_path / "run", override)
+        _cfg(tmp_path / "run", *([override] if isinstance(override, str) else override))
     assert not (tmp_path / "run").exists()
 
 

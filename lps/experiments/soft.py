@@ -57,6 +57,7 @@ def run_soft_variant(
     rescale: float = 1.0,
     symmetrized: str | None = None,
     pathway: bool = False,
+    exact_penalties: str = "none",
 ) -> dict[str, Any]:
     """Train on one variant and return the result dict (JSON-serializable).
 
@@ -75,6 +76,8 @@ def run_soft_variant(
     ``pathway``: train the soft model in residual-pathway form (:class:`~lps.soft.SoftPathway`:
     at ``adjust_at`` an exactly equivariant path for the group with the largest strength is
     added beside the penalized free path).
+    ``exact_penalties``: with ``pathway``, the penalties the exact path pays after the commit
+    (``"none"``, ``"supergroups"``, ``"all"``; :class:`~lps.soft.SoftPathway`).
     """
     start = time.perf_counter()
     (rep_in, rep_out), kwargs, target = _variant(data, eps, axis, breaks)
@@ -87,7 +90,9 @@ def run_soft_variant(
     elif pathway:
         if project is not None:
             raise ValueError("pathway= chooses its exact group itself; drop project=")
-        model = SoftPathway(rep_in, rep_out, list(groups), **net)
+        model = SoftPathway(rep_in, rep_out, list(groups), exact_penalties, **net)
+    elif exact_penalties != "none":
+        raise ValueError("exact_penalties= needs pathway=True")
     elif symmetrized is not None:
         model = SymmetrizedMLP(rep_in, rep_out, "O(3)", symmetrized)
         if project is not None or any(v > 0 for v in (pinned or {}).values()):
@@ -173,6 +178,7 @@ def run_soft_variant(
             "rescale": rescale,
             "symmetrized": symmetrized,
             "pathway": pathway,
+            "exact_penalties": exact_penalties,
         },
         "exact_group": getattr(model, "exact_group", None),
         "seconds": time.perf_counter() - start,

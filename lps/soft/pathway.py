@@ -11,9 +11,20 @@ hidden layers, its head is zeroed (so it starts with zero output) and it stays u
 penalties of every group at the adjusted strengths, so it only carries what the data need
 beyond ``G*``. Both paths exist from the start (one optimizer, one state dict); the exact path
 is unused before the commit (no gradients, so the optimizer skips it).
+
+``exact_penalties`` says which penalties the exact path pays after the commit, at the
+adjusted strengths: ``"none"`` (the default), ``"supergroups"`` (the candidates that contain
+``G*`` on the declared representations: every ``G``-equivariant layer is ``G*``-equivariant)
+or ``"all"`` (every candidate; its own penalty is 0). The exact path is then exactly
+``G*``-equivariant and softly equivariant to the other candidates. Without it a nested
+candidate list (``O(2)_z`` inside ``O(3)``) commits to the subgroup even where the whole group
+holds, because ``||W - P_G W|| >= ||W - P_H W||`` for ``H`` inside ``G`` ranks ``H`` first, and
+nothing pulls the exact path back toward the larger group.
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import Tensor, nn
@@ -21,7 +32,10 @@ from torch import Tensor, nn
 from lps.groups import Group
 from lps.soft.mlp import SoftMLP
 
-__all__ = ["SoftPathway"]
+__all__ = ["EXACT_PENALTIES", "SoftPathway"]
+
+#: what the exact path pays after the commit (:class:`SoftPathway`)
+EXACT_PENALTIES = ("none", "supergroups", "all")
 
 
 class SoftPathway(nn.Module):
@@ -31,13 +45,23 @@ class SoftPathway(nn.Module):
     Args:
         rep_in, rep_out: the declared representations (as for :class:`SoftMLP`).
         groups: the candidate groups (the exact path is committed to one of them).
+        exact_penalties: the exact path's penalties after the commit: ``"none"``,
+            ``"supergroups"`` or ``"all"`` (see the module).
         **kwargs: the :class:`SoftMLP` settings of both paths (hidden, layers, ...).
     """
 
-    def __init__(self, rep_in, rep_out, groups: list[str], **kwargs):
+    def __init__(self, rep_in, rep_out, groups: list[str], exact_penalties: str = "none",
+                 **kwargs):  # fmt: skip
         super().__init__()
         self.free = SoftMLP(rep_in, rep_out, **kwargs)
         self.exact = SoftMLP(rep_in, rep_out, **kwargs)
+        if exact_penalties not in EXACT_PENALTIES:
+            raise ValueError(
+                f"SoftPathway: exact_penalties must be one of {EXACT_PENALTIES}, "
+                f"got {exact_penalties!r}"
+            )
+        self.exact_penalties = exact_penalties
+        self._supergroups: dict[str, list[str]] = {}
         self.groups = list(groups)
         for g in self.groups:
             self.free.check_group(g)
@@ -59,11 +83,40 @@ class SoftPathway(nn.Module):
         return self.free.check_group(group)
 
     def penalties(self, groups: list[str]) -> dict[str, Tensor]:
-        """The free path's projection penalties (the exact path has none for its group)."""
-        return self.free.penalties(groups)
+        """The free path's projection penalties (the exact path has none for its group), plus
+        the exact path's after the commit as ``exact_penalties`` says."""
+        pens = self.free.penalties(groups)
+        if self.exact_penalties == "none" or self.exact_group is None:
+            return pens
+        paid = [g for g in groups if g != self.exact_group]
+        if self.exact_penalties == "supergroups":
+            paid = [g for g in paid if g in self.supergroups(self.exact_group)]
+        for g, p in (self.exact.penalties(paid) if paid else {}).items():
+            pens[g] = pens[g] + p
+        return pens
 
     def penalty(self, group: Group | str) -> Tensor:
-        return self.free.penalty(group)
+        return self.penalties([self.check_group(group).name])[self.check_group(group).name]
+
+    def supergroups(self, group: str) -> list[str]:
+        """The other candidates that contain ``group`` on the declared representations:
+        ``G`` such that projecting random layers onto ``G`` leaves no ``group`` penalty."""
+        if group not in self._supergroups:
+            probe = copy.deepcopy(self.exact).double()
+            gen = torch.Generator().manual_seed(0)
+            out = []
+            with torch.no_grad():
+                for g in self.groups:
+                    if g == group:
+                        continue
+                    for p in probe.parameters():
+                        p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
+                    probe.project_(g)
+                    size = sum(float(p.pow(2).sum()) for p in probe.parameters())
+                    if float(probe.penalty(group)) <= 1e-12 * max(size, 1.0):
+                        out.append(g)
+            self._supergroups[group] = out
+        return self._supergroups[group]
 
     @torch.no_grad()
     def commit(self, strengths: dict[str, float]) -> str | None:

@@ -30,7 +30,14 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from lps.data.soft import COSSIM_BREAKS, COSSIM_REP, INERTIA_REP, cossim_target, inertia_target
-from lps.soft import SoftMLP, SoftPathway, Strengths, check_candidate, plot_strengths
+from lps.soft import (
+    EXACT_PENALTIES,
+    SoftMLP,
+    SoftPathway,
+    Strengths,
+    check_candidate,
+    plot_strengths,
+)
 from lps.soft.sampled import relative_error
 from lps.symmetrize import SymmetrizedOutput
 from lps.train.config import ConfigError
@@ -51,6 +58,7 @@ class _Common:
     rescale: float = 1.0  # every free strength times this at T
     pinned: dict[str, float] = field(default_factory=dict)  # fixed strengths (0: off)
     pathway: bool = True  # SoftPathway (exact path for the strongest group after T)
+    exact_penalties: str = "none"  # what the exact path pays: none, supergroups, all
     project: Optional[str] = None  # noqa: UP045 strict/oracle: keep the layers projected
     layers: int = 2
     num_train: int = 1000
@@ -130,6 +138,13 @@ class SoftTask(Task):
             raise ConfigError(f"task_args.{key}: {msg}") from None
         if a.pathway and a.project is not None:
             raise ConfigError("task_args: pathway and project exclude each other")
+        if a.exact_penalties not in EXACT_PENALTIES:
+            raise ConfigError(
+                f"task_args.exact_penalties: expected one of {EXACT_PENALTIES}, "
+                f"got {a.exact_penalties!r}"
+            )
+        if a.exact_penalties != "none" and not a.pathway:
+            raise ConfigError("task_args.exact_penalties needs task_args.pathway: true")
 
     def build_model(self, cfg) -> nn.Module:
         a = cfg.task_args
@@ -143,7 +158,7 @@ class SoftTask(Task):
             "scale_features": self.scale_features,
         }
         if a.pathway:
-            model = SoftPathway(*self.reps, self.groups, **net)
+            model = SoftPathway(*self.reps, self.groups, a.exact_penalties, **net)
         else:
             model = SoftMLP(*self.reps, **net)
             for g in self.groups:
