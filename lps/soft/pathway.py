@@ -96,7 +96,8 @@ class SoftPathway(nn.Module):
         return pens
 
     def penalty(self, group: Group | str) -> Tensor:
-        return self.penalties([self.check_group(group).name])[self.check_group(group).name]
+        name = self.check_group(group).name
+        return self.penalties([name])[name]
 
     def supergroups(self, group: str) -> list[str]:
         """The other candidates that contain ``group`` on the declared representations:
