@@ -252,8 +252,9 @@ def summary(runs: list[dict], checks: dict, models: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--variants", default="inertia:0.9:z",
-                   help="comma-separated variants, or 'all' (ALL_VARIANTS)")  # fmt: skip
+    p.add_argument("--variants", default="",
+                   help="comma-separated variants, or 'all' (ALL_VARIANTS); default "
+                   "inertia:0.9:z, or with --render every variant in the JSONs")  # fmt: skip
     p.add_argument("--models", default="pathway,soft,mlp,strict,residual,oracle")
     p.add_argument("--seeds", default="1", help="seeds 0,1,2 (a list) or a count N")
     p.add_argument("--epochs", type=int, default=300)
@@ -288,6 +289,9 @@ def main(argv: list[str] | None = None) -> dict:
             for r in json.loads(Path(path).read_text())["runs"]:
                 merged[(r["name"], r["model"], r["settings"]["seed"])] = r
         runs = list(merged.values())
+        if args.variants and args.variants != "all":
+            keep = args.variants.split(",")
+            runs = [r for r in runs if r["name"] in keep]
         md, checks = table(runs, models)
         if args.out:  # the merged runs and their tables, e.g. into docs/
             out = Path(args.out)
@@ -300,7 +304,8 @@ def main(argv: list[str] | None = None) -> dict:
     kw = {"epochs": args.epochs, "adjust_at": args.adjust_at, "sizes": sizes}
     kw.update(hidden=args.hidden, init=args.init, power=args.power, prior=args.prior)
     kw["rescale"] = args.rescale
-    names = ALL_VARIANTS if args.variants == "all" else args.variants.split(",")
+    variants = args.variants or "inertia:0.9:z"
+    names = ALL_VARIANTS if variants == "all" else variants.split(",")
     jobs = [
         (name, parse_variant(name), m, seed, kw)
         for name in names

@@ -156,3 +156,13 @@ def test_soft_table_script_small(tmp_path):
     assert "O(2)_z" in row and ("all met" in row or "missed:" in row)
     rendered = main(["--render", f"{out}.json,{out}.json"])  # merged, duplicates dropped
     assert len(rendered["runs"]) == 12
+    only = main(["--render", f"{out}.json", "--variants", "cossim:1:scale"])
+    assert {r["name"] for r in only["runs"]} == {"cossim:1:scale"} and len(only["runs"]) == 6
+    extra = main(
+        ["--variants", "inertia:0.9:z", "--models", "pathway_all,pathway_super", "--epochs", "2",
+         "--adjust-at", "1", "--sizes", "60,30,30", "--hidden", "4x0e + 2x1o@1 + 2x2e@2",
+         "--jobs", "1", "--out", str(tmp_path / "extra")]
+    )  # fmt: skip
+    modes = {r["model"]: r["settings"]["exact_penalties"] for r in extra["runs"]}
+    assert modes == {"pathway_all": "all", "pathway_super": "supergroups"}
+    assert all(r["settings"]["pathway"] for r in extra["runs"])
