@@ -24,7 +24,8 @@ Models (the same :class:`~lps.soft.SoftMLP` unless said, data, seed and schedule
   kept projected onto the strict group plus a free path under an L2 prior (``--prior``);
 - ``frame``, ``learned``: a plain MLP on the inertia inputs symmetrized over O(3) by
   ``lps.symmetrize`` with the enumerated PCA frame or the learned sampler (k = 4)
-  (:class:`~lps.soft.symmetrized.SymmetrizedMLP`; inertia only);
+  (:class:`~lps.soft.symmetrized.SymmetrizedMLP`; O(3) acts on the inertia positions and on
+  CosSim's three vectors);
 - ``oracle``: like ``strict``, projected onto the group the target is exactly equivariant to
   (inertia: O(2)_axis, or O(3) at eps 0; CosSim: SO(3) x Scale, SO(3) when scale is broken,
   Scale when rotation is broken, none when both are).
@@ -69,8 +70,6 @@ ALL_VARIANTS = [
     "cossim:0:none",
     *(f"cossim:1:{b}" for b in ("scale", "rotation", "both")),
 ]
-#: models that take the inertia layout only (masses and positions -> a rank-2 tensor)
-INERTIA_ONLY = ("frame", "learned")
 #: pathway models whose exact path pays penalties after the commit (``exact_penalties``)
 PATHWAY_PENALTIES = {"pathway_super": "supergroups", "pathway_all": "all"}
 #: the model whose strengths and MSE the targets are checked on: the first one present
@@ -307,11 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
     variants = args.variants or "inertia:0.9:z"
     names = ALL_VARIANTS if variants == "all" else variants.split(",")
     jobs = [
-        (name, parse_variant(name), m, seed, kw)
-        for name in names
-        for seed in seeds
-        for m in models
-        if m not in INERTIA_ONLY or name.startswith("inertia")
+        (name, parse_variant(name), m, seed, kw) for name in names for seed in seeds for m in models
     ]
     start = time.perf_counter()
     out = Path(args.out or "runs/soft_table")
