@@ -70,8 +70,8 @@ ALL_VARIANTS = [
     "cossim:0:none",
     *(f"cossim:1:{b}" for b in ("scale", "rotation", "both")),
 ]
-#: pathway models whose exact path pays penalties after the commit (``exact_penalties``)
-PATHWAY_PENALTIES = {"pathway_super": "supergroups", "pathway_all": "all"}
+#: the SoftPathway models and what their exact path pays after the commit (``exact_penalties``)
+PATHWAY_MODELS = {"pathway": "none", "pathway_super": "supergroups", "pathway_all": "all"}
 #: the model whose strengths and MSE the targets are checked on: the first one present
 SOFT_MODELS = ("pathway", "soft")
 #: a ground-truth relative equivariance error below this is an exact symmetry (float64)
@@ -104,11 +104,9 @@ def _job(args: tuple) -> dict:
     groups = GROUPS[variant["data"]]
     off = {g: 0.0 for g in groups}
     project = {"strict": STRICT[variant["data"]], "oracle": oracle_group(variant)}.get(model)
-    pinned = None if model in ("soft", "pathway", *PATHWAY_PENALTIES) else off
-    if model == "pathway":  # soft in residual-pathway form (SoftPathway)
-        kw = {**kw, "pathway": True}
-    if model in PATHWAY_PENALTIES:  # ... whose exact path pays some penalties too
-        kw = {**kw, "pathway": True, "exact_penalties": PATHWAY_PENALTIES[model]}
+    pinned = None if model in ("soft", *PATHWAY_MODELS) else off
+    if model in PATHWAY_MODELS:  # soft in residual-pathway form (SoftPathway)
+        kw = {**kw, "pathway": True, "exact_penalties": PATHWAY_MODELS[model]}
     kw = dict(kw)
     if model in ("frame", "learned"):  # an MLP symmetrized over O(3) by lps.symmetrize
         kw["symmetrized"], pinned = model, None

@@ -158,3 +158,5 @@ def test_exact_penalties_bad_input():
         SoftPathway(*INERTIA_REP, GROUPS, "some", hidden=HIDDEN, layers=1)
     with pytest.raises(ValueError, match="exact_penalties= needs pathway"):
         run_soft_variant(exact_penalties="all", epochs=1)
+    with pytest.raises(ValueError, match="exact_penalties= needs pathway"):  # not ignored
+        run_soft_variant(exact_penalties="all", residual_prior=0.5, project="O(3)", epochs=1)

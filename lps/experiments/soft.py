@@ -80,6 +80,8 @@ def run_soft_variant(
     (``"none"``, ``"supergroups"``, ``"all"``; :class:`~lps.soft.SoftPathway`).
     """
     start = time.perf_counter()
+    if exact_penalties != "none" and not pathway:
+        raise ValueError("exact_penalties= needs pathway=True")
     (rep_in, rep_out), kwargs, target = _variant(data, eps, axis, breaks)
     torch.manual_seed(seed)
     net = {"hidden": hidden, "layers": layers, "scale_features": scale_features}
@@ -91,8 +93,6 @@ def run_soft_variant(
         if project is not None:
             raise ValueError("pathway= chooses its exact group itself; drop project=")
         model = SoftPathway(rep_in, rep_out, list(groups), exact_penalties, **net)
-    elif exact_penalties != "none":
-        raise ValueError("exact_penalties= needs pathway=True")
     elif symmetrized is not None:
         model = SymmetrizedMLP(rep_in, rep_out, "O(3)", symmetrized)
         if project is not None or any(v > 0 for v in (pinned or {}).values()):

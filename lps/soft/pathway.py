@@ -91,7 +91,7 @@ class SoftPathway(nn.Module):
         paid = [g for g in groups if g != self.exact_group]
         if self.exact_penalties == "supergroups":
             paid = [g for g in paid if g in self.supergroups(self.exact_group)]
-        for g, p in (self.exact.penalties(paid) if paid else {}).items():
+        for g, p in self.exact.penalties(paid).items():
             pens[g] = pens[g] + p
         return pens
 
