@@ -4,7 +4,8 @@ fully invariant (haar over image-SO(2)) and partially symmetrized with learned l
     python scripts/images_partial_table.py --seeds 0,1,2 --out runs/images_partial
 
 Fits the levels once (no labels; ``lps.experiments.levels.fit_levels``), then trains each
-method per seed. One process, one thread. Writes ``OUT.json`` and ``OUT.md`` after each run.
+method per seed, ``--jobs`` runs at a time (one thread each; the frozen levels travel to each
+worker). Writes ``OUT.json`` and ``OUT.md`` after each run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -22,11 +24,11 @@ from lps.experiments.partial import PARTIAL_METHODS, run_partial
 from lps.io import atomic_write_text
 
 
-def markdown(rows: list[dict], s: ViTSettings, ae_epochs: int) -> str:
+def markdown(rows: list[dict], s: ViTSettings, ae_epochs: int, jobs: int = 1) -> str:
     lines = [
         f"ViT (width {s.embed_dim}, depth {s.depth}, patch {s.patch_size}), {s.epochs} epochs, "
         f"k = {s.k_train} / {s.k_eval}; levels from a {ae_epochs}-epoch autoencoder; "
-        "2-core CPU, shared, one thread.",
+        f"2-core CPU, one thread per run, {jobs} run(s) at a time.",
         "",
         "| method | test acc. (mean ± sd) | per seed |",
         "|---|---|---|",
@@ -41,32 +43,54 @@ def markdown(rows: list[dict], s: ViTSettings, ae_epochs: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _job(args: tuple) -> dict:
+    method, s, levels, seed = args
+    torch.set_num_threads(1)
+    return run_partial(method, s, levels, seed)
+
+
+class _Serial:
+    """``--jobs 1``: the runs in this process, lazily, so each is saved as it finishes."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def map(self, fn, items):
+        return map(fn, items)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--embed-dim", type=int, default=48)
     p.add_argument("--depth", type=int, default=2)
     p.add_argument("--ae-epochs", type=int, default=20)
     p.add_argument("--out", default="runs/images_partial")
+    p.add_argument("--jobs", type=int, default=2, help="parallel runs (1: in this process)")
     a = p.parse_args()
+    if a.jobs < 1:
+        p.error(f"--jobs must be >= 1, got {a.jobs}")
     torch.set_num_threads(1)
     levels, info = fit_levels("multiple", LevelSettings(ae_epochs=a.ae_epochs))
     print(json.dumps(info), flush=True)
     s = ViTSettings(epochs=a.epochs, embed_dim=a.embed_dim, depth=a.depth, num_heads=3)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    jobs = [(m, s, levels, int(seed)) for seed in a.seeds.split(",") for m in PARTIAL_METHODS]
     rows = []
-    for seed in [int(x) for x in a.seeds.split(",")]:
-        for method in PARTIAL_METHODS:
-            row = run_partial(method, s, levels, seed)
+    with ProcessPoolExecutor(a.jobs) if a.jobs > 1 else _Serial() as pool:
+        for row in pool.map(_job, jobs):  # in order; each finished run is saved at once
             print(json.dumps(row), flush=True)
             rows.append(row)
             atomic_write_text(
                 out.with_suffix(".json"), json.dumps({"levels": info, "runs": rows}) + "\n"
             )
-            atomic_write_text(out.with_suffix(".md"), markdown(rows, s, a.ae_epochs))
-    print(markdown(rows, s, a.ae_epochs))
+            atomic_write_text(out.with_suffix(".md"), markdown(rows, s, a.ae_epochs, a.jobs))
+    print(markdown(rows, s, a.ae_epochs, a.jobs))
 
 
 if __name__ == "__main__":
