@@ -211,3 +211,26 @@ def test_fit_trains_and_keeps_frozen_modules_in_eval_mode():
     assert seconds >= 0
     assert not torch.allclose(net.head.weight, before)
     assert net.head.training and not net.frozen.training
+
+
+def test_partial_mode_cyclic_levels_turn_by_the_order() -> None:
+    t = {"img": FieldType.IMAGE}
+    x = torch.randn(3, 1, 12, 12)
+    sampler = build_sampler("canonical", "image-SO(2)", in_channels=1)
+    base = sampler({"img": x}, t, None, 1).element.angle
+    orders = torch.tensor([1.0, 2.0, 4.0])
+    sampler.set_levels(lambda img: orders, "cyclic")
+    assert not sampler.deterministic
+    noise = sampler.sample_noise({"img": x}, t, None, 200)
+    ang = sampler.sample({"img": x}, t, None, 200, noise).element.angle.view(3, 200)
+    steps = torch.remainder(ang - base[:, None], 2 * math.pi) / (2 * math.pi / orders[:, None])
+    j = torch.round(steps)
+    assert (steps - j).abs().max() < 1e-4  # every turn is a multiple of 2 pi / n
+    for i, n in enumerate([1, 2, 4]):
+        assert set(torch.remainder(j[i], n).long().tolist()) == set(range(n))  # all of C_n
+    for bad in (0.0, 2.5, float("nan")):
+        sampler.set_levels(lambda img, b=bad: torch.full((3,), b), "cyclic")
+        with pytest.raises(ValueError, match="orders n >= 1"):
+            sampler.sample({"img": x}, t, None, 200, noise)
+    with pytest.raises(ValueError, match="unknown level kind 'discrete'"):
+        sampler.set_levels(lambda img: orders, "discrete")

@@ -168,3 +168,29 @@ def test_uses_flag_standardize_partial(ae) -> None:
     assert sampler.deterministic
     with pytest.raises(ValueError, match="discrete levels need the training bank"):
         SymmetryLevels(ae, LevelNetwork(32, "discrete"))
+
+
+class ConstantOrder(LevelNetwork):
+    def __init__(self, order: int):
+        super().__init__(32, "discrete")
+        self.order = order
+
+    def level(self, z):
+        return torch.full((z.shape[0],), float(self.order), dtype=torch.float64)
+
+
+def test_partial_sampler_with_discrete_levels_averages_over_c_n(ae) -> None:
+    x = digits_like(4)
+    bank = (torch.randn(40, 32), torch.zeros(40))
+    levels = SymmetryLevels(ae, ConstantOrder(4), bank=bank)
+    psi = levels.describe(x)["angle"]
+    sampler = levels.partial_sampler()
+    model = symmetrize(nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), "image-SO(2)",
+                       {"input": "image:1"}, "invariant", sampler, n_samples=32)  # fmt: skip
+    out = model(input=x, return_samples=True)
+    ang = wrap_degrees(out.element.angle.double().view(4, 32) * 180 / math.pi)
+    rel = torch.remainder(ang - psi[:, None], 360.0)
+    quarter = torch.round(rel / 90.0)
+    assert (rel - 90.0 * quarter).abs().max() < 1e-3  # psi(x) turned by a quarter turn
+    assert set(torch.remainder(quarter, 4).long().flatten().tolist()) == {0, 1, 2, 3}
+    sampler.set_levels(None)

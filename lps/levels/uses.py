@@ -80,14 +80,13 @@ class SymmetryLevels(nn.Module):
         return self.ae.canonical(x)
 
     def level_fn(self) -> Callable[[Tensor], Tensor]:
-        """``x -> half-width`` (B,) in radians, for the partial mode of the image sampler."""
-        if self.kind == "discrete":
-            raise ValueError(
-                "partial symmetrization draws turns within +-theta: it needs a uniform or "
-                "gaussian level, not a discrete one"
-            )
+        """For the partial mode of the image sampler: ``x -> half-width`` (B,) in radians
+        (uniform, gaussian), or ``x -> order n`` (B,) (discrete)."""
 
+        @torch.no_grad()
         def fn(x: Tensor) -> Tensor:
+            if self.kind == "discrete":
+                return self.level_net.level(self.ae.phi(x, self.ae.psi(x)))
             width = check_level_degrees(self.describe(x)["width"], "level")
             return width * (math.pi / 180.0)
 
@@ -95,7 +94,9 @@ class SymmetryLevels(nn.Module):
 
     def partial_sampler(self):
         """The autoencoder's psi (a canonical image sampler) in partial mode: each sample is
-        psi(x) composed with a uniform turn within +-width(x). Use it as
+        psi(x) composed with a uniform turn within +-width(x), or (discrete levels) with a
+        uniform turn of C_n, n = theta(x). Use it as
         ``lps.symmetrize(base, group, ..., sampler=levels.partial_sampler())``."""
-        self.ae.psi_net.set_levels(self.level_fn())
+        kind = "cyclic" if self.kind == "discrete" else "interval"
+        self.ae.psi_net.set_levels(self.level_fn(), kind)
         return self.ae.psi_net

@@ -22,8 +22,10 @@ vector (M, n) that turns with the input (rolled by ``m`` for ``rot_m``), so in c
 mode one sample is exactly equivariant. ``canonical=True`` zeroes both (deterministic, k = 1).
 
 Partial symmetrization: :meth:`LearnedImageSampler.set_levels` gives a per-input level
-function ``x -> theta(x)`` (radians, (B,), in [0, pi]); each sample ``g`` is then the canonical
-rotation composed with a uniform turn within ``[-theta(x), theta(x)]`` (:mod:`lps.levels`).
+function. ``"interval"`` levels ``x -> theta(x)`` (radians, (B,), in [0, pi]): each sample
+``g`` is the canonical rotation composed with a uniform turn within ``[-theta(x), theta(x)]``.
+``"cyclic"`` levels ``x -> n(x)`` (orders, (B,), positive integers): a turn by a uniform
+multiple of ``2 pi / n(x)``, the average over the C_n subgroup (:mod:`lps.levels`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from lps.fields import FieldType
 from lps.groups import Angle, Group
 from lps.groups.image import rotate_image
 from lps.samplers.base import Sampler, SamplerOutput, UnsupportedGroupError, repeat_rows
+
+LEVEL_KINDS = ("interval", "cyclic")  # partial mode: a half-width, or a C_n order
 
 
 class RotatedCNN(nn.Module):
@@ -141,14 +145,22 @@ class LearnedImageSampler(Sampler):
         self.mix = nn.Conv1d(hidden + noise_dim, hidden, 3, padding=1, padding_mode="circular")
         self.head = nn.Conv1d(hidden, 1, 3, padding=1, padding_mode="circular")
         self.level_fn: Callable[[Tensor], Tensor] | None = None
+        self.level_kind = "interval"
         self.to(dtype)
 
-    def set_levels(self, level_fn: Callable[[Tensor], Tensor] | None) -> None:
-        """Partial mode: ``level_fn`` maps the (B, C, H, W) image to its level theta (B,),
-        a half-width in radians in [0, pi]; samples turn uniformly within +-theta around the
-        canonical pose, so the sampler is no longer deterministic (k samples). None restores
-        full symmetrization (and a canonical sampler's single deterministic sample)."""
-        self.level_fn = level_fn
+    def set_levels(
+        self, level_fn: Callable[[Tensor], Tensor] | None, kind: str = "interval"
+    ) -> None:
+        """Partial mode: ``level_fn`` maps the (B, C, H, W) image to its level (B,).
+
+        ``kind="interval"``: a half-width theta in radians in [0, pi]; samples turn uniformly
+        within +-theta around the canonical pose. ``kind="cyclic"``: an order n (a positive
+        integer); samples turn by ``2 pi j / n``, j uniform in 0..n-1 (a discrete C_n level).
+        Either way the sampler is no longer deterministic (k samples). None restores full
+        symmetrization (and a canonical sampler's single deterministic sample)."""
+        if kind not in LEVEL_KINDS:
+            raise ValueError(f"unknown level kind {kind!r}; expected one of {LEVEL_KINDS}")
+        self.level_fn, self.level_kind = level_fn, kind
         self.deterministic = self.canonical and level_fn is None
 
     # Inputs --------------------------------------------------------------------------------
@@ -250,7 +262,8 @@ class LearnedImageSampler(Sampler):
         return SamplerOutput(g, diagnostics=diag)
 
     def _partial(self, g: Angle, x: Tensor, partial: Tensor, k: int) -> Angle:
-        """The canonical rotation composed with a uniform turn in +-theta(x) (radians)."""
+        """The canonical rotation composed with a uniform turn in +-theta(x) (radians), or
+        with a uniform multiple of 2 pi / n(x) (cyclic levels)."""
         fn, self.level_fn = self.level_fn, None  # the level may call this sampler's psi
         try:
             level = fn(x).to(g.angle.dtype).view(-1)
@@ -258,13 +271,25 @@ class LearnedImageSampler(Sampler):
             self.level_fn = fn
         if level.shape[0] != x.shape[0]:
             raise ValueError(f"level function returned {tuple(level.shape)} for batch {x.shape[0]}")
-        if bool((level < 0).any()) or bool((level > math.pi + 1e-6).any()):
-            bad = level[(level < 0) | (level > math.pi + 1e-6)][0]
-            raise ValueError(
-                f"level function must return levels in [0, pi] radians ([0, 180] degrees), "
-                f"got {float(bad):.4g}"
-            )
-        turn = 2 * repeat_rows(level, k) * partial.to(level.dtype)
+        u = partial.to(level.dtype) + 0.5  # uniform in [0, 1), invariant noise
+        if self.level_kind == "cyclic":
+            bad = ~torch.isfinite(level) | (level < 1) | ((level - level.round()).abs() > 1e-6)
+            if bool(bad.any()):
+                raise ValueError(
+                    f"cyclic level function must return orders n >= 1 (integers), "
+                    f"got {float(level[bad][0]):.4g}"
+                )
+            n = repeat_rows(level.round(), k)
+            j = torch.minimum(torch.floor(u * n), n - 1)
+            turn = j * (2 * math.pi) / n
+        else:
+            if bool((level < 0).any()) or bool((level > math.pi + 1e-6).any()):
+                bad = level[(level < 0) | (level > math.pi + 1e-6)][0]
+                raise ValueError(
+                    f"level function must return levels in [0, pi] radians ([0, 180] degrees), "
+                    f"got {float(bad):.4g}"
+                )
+            turn = repeat_rows(level, k) * (2 * u - 1)
         if self.order is not None:  # C_n: the nearest allowed turn
             turn = torch.round(turn / self.group.step) * self.group.step
         angle = torch.remainder(g.angle + turn, 2 * math.pi)
