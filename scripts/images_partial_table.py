@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -21,6 +20,7 @@ import torch
 from lps.experiments.images import ViTSettings
 from lps.experiments.levels import LevelSettings, fit_levels
 from lps.experiments.partial import PARTIAL_METHODS, run_partial
+from lps.experiments.pool import job_pool
 from lps.io import atomic_write_text
 
 
@@ -49,19 +49,6 @@ def _job(args: tuple) -> dict:
     return run_partial(method, s, levels, seed)
 
 
-class _Serial:
-    """``--jobs 1``: the runs in this process, lazily, so each is saved as it finishes."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def map(self, fn, items):
-        return map(fn, items)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="0,1,2")
@@ -82,7 +69,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     jobs = [(m, s, levels, int(seed)) for seed in a.seeds.split(",") for m in PARTIAL_METHODS]
     rows = []
-    with ProcessPoolExecutor(a.jobs) if a.jobs > 1 else _Serial() as pool:
+    with job_pool(a.jobs) as pool:
         for row in pool.map(_job, jobs):  # in order; each finished run is saved at once
             print(json.dumps(row), flush=True)
             rows.append(row)

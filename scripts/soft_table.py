@@ -44,9 +44,9 @@ import argparse
 import json
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from lps.experiments.pool import job_pool
 from lps.io import atomic_write_text
 
 GROUPS = {
@@ -125,19 +125,6 @@ def _job(args: tuple) -> dict:
     print(f"{name} {model} seed {seed}: val mse {val:.4g}, test mse {res['test_mse']:.4g} "
           f"({res['seconds']:.0f} s)", flush=True)  # fmt: skip
     return res
-
-
-class _Serial:
-    """``--jobs 1``: run in this process (``map`` as a lazy generator)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def map(self, fn, items):
-        return map(fn, items)
 
 
 def _ms(xs: list[float]) -> str:
@@ -311,7 +298,7 @@ def main(argv: list[str] | None = None) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial.json")
     runs = []
-    with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else _Serial() as pool:
+    with job_pool(args.jobs) as pool:
         for res in pool.map(_job, jobs):  # in order; each finished run is saved at once
             runs.append(res)
             atomic_write_text(partial, json.dumps({"runs": runs}))
