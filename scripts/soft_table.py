@@ -105,9 +105,9 @@ def _job(args: tuple) -> dict:
     off = {g: 0.0 for g in groups}
     project = {"strict": STRICT[variant["data"]], "oracle": oracle_group(variant)}.get(model)
     pinned = None if model in ("soft", *PATHWAY_MODELS) else off
-    if model in PATHWAY_MODELS:  # soft in residual-pathway form (SoftPathway)
-        kw = {**kw, "pathway": True, "exact_penalties": PATHWAY_MODELS[model]}
     kw = dict(kw)
+    if model in PATHWAY_MODELS:  # soft in residual-pathway form (SoftPathway)
+        kw.update(pathway=True, exact_penalties=PATHWAY_MODELS[model])
     if model in ("frame", "learned"):  # an MLP symmetrized over O(3) by lps.symmetrize
         kw["symmetrized"], pinned = model, None
     if model == "residual":  # equivariant path on the strict group + free path, L2 prior

@@ -48,14 +48,18 @@ class SymmetryLevels(nn.Module):
         if self.kind == "discrete" and bank is None:
             raise ValueError("discrete levels need the training bank (embeddings, angles)")
 
+    def _pose_and_level(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """psi(x) (B,) radians, phi(x) (B, D) and theta(x) (B,) (degrees, or the order n)."""
+        a = self.ae.psi(x)
+        z = self.ae.phi(x, a)
+        return a, z, self.level_net.level(z)
+
     @torch.no_grad()
     def describe(self, x: Tensor) -> dict[str, Tensor]:
         """Per input (B,): ``angle`` psi (degrees), ``level`` theta, ``width`` (degrees:
         the half-width an input's pose may take; C_n: the tolerance), ``out`` (bool)."""
-        a = self.ae.psi(x)
-        z = self.ae.phi(x, a)
+        a, z, level = self._pose_and_level(x)
         angle = wrap_degrees(a.double() * (180.0 / math.pi))
-        level = self.level_net.level(z)
         if self.kind == "discrete":
             emb, bank_angles = self.bank
             idx = knn_indices(z, emb, self.neighbours)
@@ -86,7 +90,7 @@ class SymmetryLevels(nn.Module):
         @torch.no_grad()
         def fn(x: Tensor) -> Tensor:
             if self.kind == "discrete":
-                return self.level_net.level(self.ae.phi(x, self.ae.psi(x)))
+                return self._pose_and_level(x)[2]  # the order n: no neighbours needed
             width = check_level_degrees(self.describe(x)["width"], "level")
             return width * (math.pi / 180.0)
 

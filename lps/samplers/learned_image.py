@@ -283,11 +283,11 @@ class LearnedImageSampler(Sampler):
             j = torch.minimum(torch.floor(u * n), n - 1)
             turn = j * (2 * math.pi) / n
         else:
-            if bool((level < 0).any()) or bool((level > math.pi + 1e-6).any()):
-                bad = level[(level < 0) | (level > math.pi + 1e-6)][0]
+            bad = (level < 0) | (level > math.pi + 1e-6)
+            if bool(bad.any()):
                 raise ValueError(
                     f"level function must return levels in [0, pi] radians ([0, 180] degrees), "
-                    f"got {float(bad):.4g}"
+                    f"got {float(level[bad][0]):.4g}"
                 )
             turn = repeat_rows(level, k) * (2 * u - 1)
         if self.order is not None:  # C_n: the nearest allowed turn
