@@ -234,3 +234,36 @@ def test_partial_mode_cyclic_levels_turn_by_the_order() -> None:
             sampler.sample({"img": x}, t, None, 200, noise)
     with pytest.raises(ValueError, match="unknown level kind 'discrete'"):
         sampler.set_levels(lambda img: orders, "discrete")
+
+
+def test_mode_readout_picks_one_of_equal_peaks() -> None:
+    """Four equal peaks (a shape seen in all four right-angle poses): the mean readout's
+    vector cancels, the mode readout lands on one peak."""
+    mean = build_sampler("canonical", "image-SO(2)", in_channels=1, orientations=8)
+    mode = build_sampler("canonical", "image-SO(2)", in_channels=1, orientations=8, readout="mode")
+    logits = torch.tensor([[5.0, 0, 5.0, 0, 5.0, 0, 5.0, 0], [0, 1.0, 6.0, 1.0, 0, 0, 0, 0]])
+    assert mean.vector(logits)[0].norm() < 1e-6
+    v = mode.vector(logits)
+    angle = torch.atan2(v[:, 1], v[:, 0])
+    assert v[0].norm() > 0.7 and angle[0].abs() < 1e-6  # the first of the tied peaks
+    assert (angle[1] - math.pi / 2).abs() < 1e-6  # a symmetric bump: its centre
+    two = torch.tensor([[4.0, 0, 0, 0, 3.9, 0, 0, 0]])  # two peaks half a turn apart
+    assert mean.vector(two).norm() < 0.1 < 0.5 < mode.vector(two).norm()
+    assert torch.atan2(*mode.vector(two)[0].flip(0)).abs() < 0.05  # the higher one
+    plateau = torch.tensor([[3.0, 3.0, 0, 0, 0, 0, 0, 3.0]])  # flat over -45..45 degrees
+    plateau[0, 1] += 0.01  # the argmax is on the plateau's edge; the shift finds its centre
+    assert torch.atan2(*mode.vector(plateau)[0].flip(0)).abs() < 0.01
+
+
+def test_mode_readout_turns_with_quarter_turns() -> None:
+    """image-SO(2), mode readout: a quarter turn of the input adds pi/2 to the angle."""
+    torch.manual_seed(0)
+    sampler = build_sampler("canonical", "image-SO(2)", in_channels=1, readout="mode")
+    x = smooth_disc_images(3, 1, 24, torch.Generator().manual_seed(2))
+    t = {"img": FieldType.IMAGE}
+    a = sampler({"img": x}, t, None, 1).element.angle
+    b = sampler({"img": torch.rot90(x, 1, dims=(-2, -1))}, t, None, 1).element.angle
+    diff = torch.remainder(b - a - math.pi / 2 + math.pi, 2 * math.pi) - math.pi
+    assert diff.abs().max() < 1e-4
+    with pytest.raises(ValueError, match="readout must be one of"):
+        build_sampler("canonical", "image-SO(2)", in_channels=1, readout="median")

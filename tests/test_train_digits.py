@@ -85,6 +85,7 @@ def test_levels_task_writes_the_level_table(tmp_path, capsys):
         ("task_args.rotation_set=full", "task_args.rotation_set"),
         ("task_args.trim=0.5", "task_args.trim"),
         ("task_args.neighbours=0", "task_args.neighbours"),
+        ("task_args.psi_readout=median", "task_args.psi_readout"),
     ],
 )
 def test_bad_levels_task_args_are_named(override, match):

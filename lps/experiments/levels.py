@@ -63,6 +63,8 @@ class LevelSettings:
     level_epochs: int = 150
     tolerance: float = 15.0
     seed: int = 0
+    psi_readout: str = "mode"
+    ae_cosine: bool = False
 
 
 def fit_levels(name: str, s: LevelSettings) -> tuple[SymmetryLevels, dict]:
@@ -70,8 +72,10 @@ def fit_levels(name: str, s: LevelSettings) -> tuple[SymmetryLevels, dict]:
     torch.manual_seed(s.seed)
     train = load_digits_split(name, "train")
     t0 = time.perf_counter()
-    ae = InvariantEquivariantAE(embed_dim=s.embed_dim, penalty=s.penalty)
-    hist = train_autoencoder(ae, train["x"], s.ae_epochs, lr=s.ae_lr, seed=s.seed)
+    ae = InvariantEquivariantAE(embed_dim=s.embed_dim, penalty=s.penalty, psi_readout=s.psi_readout)
+    hist = train_autoencoder(
+        ae, train["x"], s.ae_epochs, lr=s.ae_lr, seed=s.seed, cosine=s.ae_cosine
+    )
     levels, info = levels_from_autoencoder(ae, name, s, train)
     return levels, {"fit_seconds": round(time.perf_counter() - t0, 1), "ae_loss": hist[-1], **info}
 

@@ -47,6 +47,10 @@ class InvariantEquivariantAE(nn.Module):
         orientations: lifting orientations of psi (SO(2)). penalty: ``lam`` above.
         psi_pool: psi sees the image average-pooled by this factor (2: 28 px -> 14 px;
             pooling aligned 2 x 2 blocks commutes with quarter turns), 4x cheaper.
+        psi_readout: SO(2) angle from the main peak of the orientation softmax (``"mode"``,
+            the default) or from the whole softmax (``"mean"``); see
+            :class:`~lps.samplers.LearnedImageSampler`. The mean cancels for shapes seen in
+            several poses (C2/C4 data, digits alike under half turns).
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class InvariantEquivariantAE(nn.Module):
         psi_pool: int = 2,
         penalty_kind: str = "ce",
         kappa: float = 3.0,
+        psi_readout: str = "mode",
     ):
         super().__init__()
         if size % 4 or size % psi_pool:
@@ -73,7 +78,7 @@ class InvariantEquivariantAE(nn.Module):
         self.group = get_group(group)
         args = {"hidden": sampler_hidden, "in_channels": channels, "pool": psi_pool}
         if self.group.order is None:
-            args["orientations"] = orientations
+            args["orientations"], args["readout"] = orientations, psi_readout
         self.psi_net = build_sampler("canonical", self.group, **args)
         s4 = size // 4
         self.encoder = nn.Sequential(
@@ -165,10 +170,16 @@ def train_autoencoder(
     batch_size: int = 64,
     lr: float = 2e-3,
     seed: int = 0,
+    cosine: bool = False,
 ) -> list[float]:
-    """Adam on unlabelled images (N, C, S, S); returns the mean loss of each epoch."""
+    """Adam on unlabelled images (N, C, S, S); returns the mean loss of each epoch.
+    ``cosine``: the learning rate decays to 0 over the epochs on a half cosine."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * math.ceil(x.shape[0] / batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)) if cosine else 1.0
+    )
     history = []
     for _ in range(epochs):
         model.train()
@@ -178,6 +189,7 @@ def train_autoencoder(
             opt.zero_grad()
             out["loss"].backward()
             opt.step()
+            sched.step()
             total += float(out["loss"].detach()) * min(batch_size, x.shape[0] - i)
         history.append(total / x.shape[0])
     return history

@@ -15,7 +15,12 @@ Network (plain torch, no e2cnn/escnn):
    straight-through softmax (``Angle.soft``) for the gradient. image-SO(2): the equivariant
    2-vector ``v = sum_j softmax(logits / tau)_j (cos, sin)(2 pi j / n)`` and the angle
    ``atan2(v)``
-   (equivariant exactly for turns by ``2 pi / n``, up to resampling between them).
+   (equivariant exactly for turns by ``2 pi / n``, up to resampling between them). With
+   ``readout="mode"`` the angle is a mean shift on the softmax (von Mises kernel), started
+   at the argmax orientation: one peak of a multimodal softmax, the centre of a broad one.
+   The full mean cancels when an image scores alike in several poses (a shape seen in all
+   four right-angle poses: four equal peaks, v ~ 0 and an arbitrary angle); the mode picks
+   one of them, equivariantly (ties aside).
 
 Noise: invariant Gaussian ``z`` (M, noise_dim), untouched by rotations, and for C_n a Gumbel
 vector (M, n) that turns with the input (rolled by ``m`` for ``rot_m``), so in coupled-noise
@@ -41,8 +46,12 @@ from lps.fields import FieldType
 from lps.groups import Angle, Group
 from lps.groups.image import rotate_image
 from lps.samplers.base import Sampler, SamplerOutput, UnsupportedGroupError, repeat_rows
+from lps.samplers.settings import READOUTS
 
 LEVEL_KINDS = ("interval", "cyclic")  # partial mode: a half-width, or a C_n order
+# readout="mode": mean shift on the orientation softmax with a von Mises kernel of this
+# concentration (kappa 2: a peak half a turn away weighs e^-4 of one at the centre).
+MODE_KAPPA, MODE_STEPS = 2.0, 16
 
 
 class RotatedCNN(nn.Module):
@@ -107,6 +116,8 @@ class LearnedImageSampler(Sampler):
             network can otherwise tell the sharp quarter-turn copies from the blurred ones).
         dtype: network dtype (fp32 default: for C2/C4 the rotated copies are exact pixel
             permutations, so the scores of ``rot_m . x`` are bitwise those of ``x``).
+        readout: image-SO(2) angle from the whole softmax (``"mean"``) or from its main
+            peak (``"mode"``: a mean shift started at the argmax orientation).
     """
 
     def __init__(
@@ -123,8 +134,11 @@ class LearnedImageSampler(Sampler):
         image_fields: list[str] | None = None,
         pool: int = 1,
         dtype: torch.dtype = torch.float32,
+        readout: str = "mean",
     ):
         super().__init__(group)
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
         if group.kind != "image_rotation":
             raise UnsupportedGroupError(
                 f"LearnedImageSampler needs an image rotation group (C2, C4, C8, image-SO(2)), "
@@ -137,7 +151,7 @@ class LearnedImageSampler(Sampler):
         if group.order is None and orientations % 4:
             raise ValueError(f"orientations must be a multiple of 4, got {orientations}")
         self.in_channels, self.noise_dim, self.noise_scale = in_channels, noise_dim, noise_scale
-        self.tau, self.image_fields, self.pool = tau, image_fields, pool
+        self.tau, self.image_fields, self.pool, self.readout = tau, image_fields, pool, readout
         self.deterministic = self.canonical = canonical
         # Resampled turns blur: blur every copy first so that the network cannot tell the
         # sharp quarter-turn copies from the others (a shortcut it otherwise learns).
@@ -234,10 +248,20 @@ class LearnedImageSampler(Sampler):
         """(M, 2) the equivariant 2-vector ``sum_j softmax(logits / tau)_j (cos, sin)(2 pi j
         / n)`` (image-SO(2)). The softmax picks the main peak: the plain first Fourier
         coefficient of the logits cancels out for two peaks half a turn apart (an upright
-        digit and its upside-down copy score alike early in training)."""
+        digit and its upside-down copy score alike early in training). ``readout="mode"``:
+        the same sum with the softmax times a von Mises kernel around ``mu``, ``mu`` moved
+        to the sum's angle ``MODE_STEPS`` times from the argmax orientation (mean shift)."""
         w = torch.softmax(logits / self.tau, -1)
         theta = torch.arange(self.n, device=w.device, dtype=w.dtype) * (2 * math.pi / self.n)
-        return torch.stack([(w * theta.cos()).sum(-1), (w * theta.sin()).sum(-1)], -1)
+        if self.readout == "mean":
+            return torch.stack([(w * theta.cos()).sum(-1), (w * theta.sin()).sum(-1)], -1)
+        mu = theta[logits.argmax(-1)][:, None]
+        for _ in range(MODE_STEPS):
+            k = w * torch.exp(MODE_KAPPA * (torch.cos(theta[None] - mu) - 1))
+            k = k / k.sum(-1, keepdim=True)
+            vec = torch.stack([(k * theta.cos()).sum(-1), (k * theta.sin()).sum(-1)], -1)
+            mu = torch.atan2(vec[:, 1], vec[:, 0])[:, None]
+        return vec
 
     def sample(self, inputs, types, mask, k, noise, edge_index=None) -> SamplerOutput:
         z, gumbel, partial = noise

@@ -15,6 +15,9 @@ import torch
 
 A = TypeVar("A")
 
+#: How the image-SO(2) sampler reads an angle off its orientation softmax.
+READOUTS = ("mean", "mode")
+
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -106,7 +109,9 @@ class ImageSamplerArgs:
     ``noise_dim`` invariant noise channels of scale ``noise_scale``, the C_n softmax
     temperature ``tau``, the number of ``orientations`` of the SO(2) lifting (a multiple of
     4), the image inputs it reads (``image_fields``, default all), an average ``pool`` factor
-    applied first, and the network ``dtype``."""
+    applied first, the network ``dtype``, and the SO(2) ``readout``: ``"mean"``, the circular
+    mean of the whole orientation softmax, or ``"mode"``, a mean shift on it from the argmax
+    orientation (one peak of a multimodal softmax)."""
 
     hidden: int = 16
     layers: int = 2
@@ -117,8 +122,11 @@ class ImageSamplerArgs:
     image_fields: list[str] | None = None
     pool: int = 1
     dtype: torch.dtype = torch.float32
+    readout: str = "mean"
 
     def __post_init__(self):
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         _positive_int("hidden", self.hidden)
         _positive_int("layers", self.layers)
         _positive_int("noise_dim", self.noise_dim, minimum=0)

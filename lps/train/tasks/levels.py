@@ -16,6 +16,7 @@ from pathlib import Path
 import torch.nn.functional as F
 
 from lps.io import atomic_write_json, atomic_write_text
+from lps.samplers.settings import READOUTS
 from lps.symmetrize import SymmetrizedOutput
 from lps.train.tasks.base import Task, register_task
 
@@ -32,12 +33,14 @@ class DigitsLevels(Task):
     @dataclass
     class Settings:
         """``rotation_set``: one of :data:`lps.experiments.levels.LEVEL_SETS`; the autoencoder's
-        ``penalty`` (identity pull) and ``embed_dim``; then the pseudo-labels' ``neighbours``
+        ``penalty`` (identity pull), ``embed_dim`` and psi's ``psi_readout`` (``mode`` or
+        ``mean``); then the pseudo-labels' ``neighbours``
         and ``trim``, theta's ``level_epochs``, the C_n ``tolerance`` (degrees)."""
 
         rotation_set: str = "multiple"
         penalty: float = 1.0
         embed_dim: int = 32
+        psi_readout: str = "mode"
         neighbours: int = 30
         trim: float = 0.1
         level_epochs: int = 150
@@ -59,6 +62,10 @@ class DigitsLevels(Task):
             raise ValueError(f"task_args.trim: must lie in [0, 0.5), got {a.trim}")
         if a.penalty < 0:
             raise ValueError(f"task_args.penalty: must be >= 0, got {a.penalty}")
+        if a.psi_readout not in READOUTS:
+            raise ValueError(
+                f"task_args.psi_readout: one of {', '.join(READOUTS)}, got {a.psi_readout!r}"
+            )
 
     def datasets(self, cfg):
         from torch.utils.data import Subset
@@ -85,7 +92,7 @@ class DigitsLevels(Task):
         )
         self.rotation_set = a.rotation_set
         return InvariantEquivariantAE(embed_dim=a.embed_dim, hidden=cfg.model.hidden,
-                                      penalty=a.penalty)  # fmt: skip
+                                      penalty=a.penalty, psi_readout=a.psi_readout)  # fmt: skip
 
     def forward(self, model, batch, n_samples=None):
         out = model(batch["img"])
