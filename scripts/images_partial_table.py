@@ -28,7 +28,7 @@ from lps.samplers.settings import READOUTS
 
 
 def markdown(
-    rows: list[dict], s: ViTSettings, ae_epochs: int, jobs: int = 1, readout: str = "mode"
+    rows: list[dict], s: ViTSettings, ae_epochs: int, jobs: int = 1, readout: str = "mean"
 ) -> str:
     lines = [
         f"ViT (width {s.embed_dim}, depth {s.depth}, patch {s.patch_size}), {s.epochs} epochs, "

@@ -194,3 +194,34 @@ def test_partial_sampler_with_discrete_levels_averages_over_c_n(ae) -> None:
     assert (rel - 90.0 * quarter).abs().max() < 1e-3  # psi(x) turned by a quarter turn
     assert set(torch.remainder(quarter, 4).long().flatten().tolist()) == {0, 1, 2, 3}
     sampler.set_levels(None)
+
+
+def test_level_table_averages_seeds_and_checks_targets_on_the_means() -> None:
+    """scripts/levels_table.py: one row per set with mean ± sd over seeds, every run listed,
+    the targets checked on the means; a column missing from a set is a dash."""
+    import runpy
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from lps.experiments.levels import LevelSettings
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "levels_table.py"
+    table = runpy.run_path(str(script))
+
+    def row(name, seed, gain, ood, mae=None):
+        r = {"set": name, "settings": asdict(LevelSettings(seed=seed)), "kmeans_gain": gain}
+        r.update(ood_accuracy=ood, kmeans_raw=0.3, kmeans_standardized=0.3 + gain)
+        return r if mae is None else {**r, "level_mae_deg": mae}
+
+    rows = [
+        row("multiple", 0, 0.2, 0.7, mae=20.0),
+        row("multiple", 1, 0.3, 0.8, mae=10.0),
+        row("c2c4", 0, -0.1, 0.85),
+    ]
+    md = table["markdown"](rows, "cmd", 2)
+    assert "| DigitsMultiple (±18c) | 2 | 15.0 ± 7.1 |" in md
+    assert "+0.250 ± 0.071" in md and "seeds [0, 1]" in md
+    assert md.count("| DigitsMultiple (±18c) | 0 |") == 1  # the per-run rows
+    assert "level MAE <= 10: 15.0" in md and "out-of-symmetry >= 0.90: 0.750" in md
+    assert "out-of-symmetry >= 0.85: 0.850; k-means gain >= 0.25: -0.100" in md
+    assert "| C2 (0-4) / C4 (5-9) | 1 | — |" in md
