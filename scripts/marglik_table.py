@@ -34,9 +34,18 @@ def _job(args: tuple) -> dict:
     from lps.experiments.marglik import run_marglik
     from lps.marglik import MarglikSettings
 
-    task, model, seed, settings, canvas, channels, layers = args
+    task, model, seed, settings, canvas, channels, layers, copies = args
     torch.set_num_threads(1)
-    r = run_marglik(task, model, seed, MarglikSettings(**settings), canvas, channels, layers=layers)
+    r = run_marglik(
+        task,
+        model,
+        seed,
+        MarglikSettings(**settings),
+        canvas,
+        channels,
+        layers=layers,
+        copies=copies,
+    )
     print(
         f"{task} {model} seed {seed}: acc {r['test_acc']:.1f} shares "
         f"{[round(s, 3) for s in r['shares']]} ({r['seconds']:.0f} s)",
@@ -175,6 +184,7 @@ def main() -> None:
     p.add_argument("--canvas", type=int, default=16)
     p.add_argument("--channels", type=int, default=8)
     p.add_argument("--layers", type=int, default=3, help="residual layers (image tasks)")
+    p.add_argument("--copies", type=int, default=1, help="pastes of every training digit")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", required=True)
     p.add_argument("--render", action="store_true", help="only redo OUT.md/OUT.png from OUT.json")
@@ -198,7 +208,7 @@ def main() -> None:
         f.name: getattr(a, f.name) for f in fields(MarglikSettings) if f.name != "learn_prior"
     }
     jobs = [
-        (t, m, int(s), settings, a.canvas, a.channels, a.layers)
+        (t, m, int(s), settings, a.canvas, a.channels, a.layers, a.copies)
         for t in a.tasks.split(",")
         for m in a.models.split(",")
         for s in a.seeds.split(",")

@@ -135,6 +135,19 @@ def test_kfac_exact_for_single_output_linear_and_curvature_covers_all_params():
         assert all(0 <= r["share"] <= 1 and all(v > 0 for v in r["eff_dim"].values()) for r in rows)
 
 
+def test_digits_in_quadrants_copies_extend_only_the_training_set():
+    (x1, y1), (xt1, yt1) = digits_in_quadrants("B", seed=2)
+    (x3, y3), (xt3, yt3) = digits_in_quadrants("B", seed=2, copies=3)
+    n = len(x1)
+    assert len(x3) == 3 * n and torch.equal(x3[:n], x1) and torch.equal(y3[:n], y1)
+    assert torch.equal(xt3, xt1) and torch.equal(yt3, yt1)
+    for k in (1, 2):  # the same digits and ink, each at a fresh quadrant and offset
+        xc, yc = x3[k * n : (k + 1) * n], y3[k * n : (k + 1) * n]
+        assert torch.equal(yc % 10, y1 % 10)
+        assert torch.allclose(xc.sum((1, 2, 3)), x1.sum((1, 2, 3)))
+        assert (yc // 10 != y1 // 10).float().mean() > 0.5  # new quadrants, not a copy
+
+
 def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="not divisible"):
         ResidualConvLayer(1, 2, (7, 8))
@@ -150,6 +163,8 @@ def test_bad_inputs_raise_clear_errors():
         MarglikSettings(prior=-1.0)
     with pytest.raises(ValueError, match="task must be"):
         digits_in_quadrants("C")
+    with pytest.raises(ValueError, match="copies must be >= 1, got 0"):
+        digits_in_quadrants("B", copies=0)
     with pytest.raises(ValueError, match="task must be"):
         set_task("x")
 

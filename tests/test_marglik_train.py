@@ -87,6 +87,8 @@ def test_config_errors_name_task_args():
         load_config(config, ["trainer.max_steps=10", "task_args.burnin_steps=10"])
     with pytest.raises(ConfigError, match="task_args.prior"):
         load_config(config, ["task_args.prior=0.0"])
+    with pytest.raises(ConfigError, match="task_args.copies: must be >= 1, got 0"):
+        load_config(config, ["task_args.copies=0"])
 
 
 def test_nan_marglik_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):

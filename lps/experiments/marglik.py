@@ -50,15 +50,17 @@ def run_marglik(
     channels: int = 8,
     verbose: bool = False,
     layers: int = 3,
+    copies: int = 1,
 ) -> dict:
     """Train ``model`` on ``task`` with ``seed``; a JSON-ready dict of results.
 
     ``layers``: residual layers of the image network (stride-2 subsampling after every
-    layer but the last, so ``canvas`` must be divisible by ``2 ** (layers - 1)``)."""
+    layer but the last, so ``canvas`` must be divisible by ``2 ** (layers - 1)``).
+    ``copies``: pastes of every training digit (image tasks; see ``digits_in_quadrants``)."""
     settings = settings or MarglikSettings()
     settings = replace(settings, learn_prior=MODELS[model][2])
     if task in ("A", "B"):
-        train, test = digits_in_quadrants(task, canvas, seed=seed)
+        train, test = digits_in_quadrants(task, canvas, seed=seed, copies=copies)
     else:
         train, test = set_task(task.removeprefix("set_"), n=8, seed=seed)
     torch.manual_seed(seed)
@@ -83,6 +85,7 @@ def run_marglik(
         "canvas": canvas,
         "channels": channels,
         "layers_count": layers,
+        "copies": copies,
         "settings": asdict(settings),
         "params": sum(p.numel() for p in net.parameters()),
         "test_acc": final["test_acc"],

@@ -32,6 +32,7 @@ class DigitsQuadrantsSettings(MarglikSettingsBase):
     task: str = "A"  # A: label = digit | B: digit + 10 x quadrant
     canvas: int = 16  # canvas side in pixels
     jitter: int = 4  # digit offsets in [0, jitter)^2 from the quadrant's corner
+    copies: int = 1  # pastes of every training digit, each at its own quadrant and offset
 
 
 @register_task("digits_quadrants")
@@ -46,13 +47,17 @@ class DigitsQuadrants(MarglikTask):
 
         if cfg.task_args.task not in ("A", "B"):
             raise ConfigError(f"task_args.task: expected 'A' or 'B', got {cfg.task_args.task!r}")
+        if cfg.task_args.copies < 1:
+            raise ConfigError(f"task_args.copies: must be >= 1, got {cfg.task_args.copies}")
         super().check(cfg)
 
     def load_data(self, cfg):
         from lps.data.marglik import digits_in_quadrants
 
         a = cfg.task_args
-        return digits_in_quadrants(a.task, a.canvas, seed=cfg.trainer.seed, jitter=a.jitter)
+        return digits_in_quadrants(
+            a.task, a.canvas, seed=cfg.trainer.seed, jitter=a.jitter, copies=a.copies
+        )
 
     def network(self, cfg, equiv, free):
         from lps.train.build import backbone_from_config
