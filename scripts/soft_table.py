@@ -133,13 +133,15 @@ def _ms(xs: list[float]) -> str:
     return f"{statistics.mean(xs):.4g} ± {statistics.stdev(xs):.2g}"
 
 
-def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
+def table(
+    runs: list[dict], models: list[str], soft_models: tuple[str, ...] = SOFT_MODELS
+) -> tuple[str, dict]:
     """The markdown (the :func:`summary` on top, then one section per variant) and the
-    targets checked per variant."""
+    targets checked per variant, on the first of ``soft_models`` present."""
     lines, checks = [], {}
     for name in dict.fromkeys(r["name"] for r in runs):
         rs = [r for r in runs if r["name"] == name]
-        soft_model = next((m for m in SOFT_MODELS if any(r["model"] == m for r in rs)), None)
+        soft_model = next((m for m in soft_models if any(r["model"] == m for r in rs)), None)
         soft = [r for r in rs if r["model"] == soft_model]
         groups = rs[0]["groups"]
         lines += [f"### {name}", "", "| | " + " | ".join(groups) + " |"]
@@ -178,7 +180,7 @@ def table(runs: list[dict], models: list[str]) -> tuple[str, dict]:
             c["largest_strength_on_exact_group"] = max(groups, key=lambda g: ls[g]) in exact
             c["soft_model"] = soft_model
             s = statistics.mean(mse[soft_model])
-            for m in ("soft", "mlp", "strict", "residual", "frame", "learned"):
+            for m in ("pathway", "soft", "mlp", "strict", "residual", "frame", "learned"):
                 if m == soft_model:
                     continue
                 if m in mse:
@@ -258,10 +260,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--sizes", default="1000,1000,1000", help="train,val,test sizes")
     p.add_argument("--hidden", default="", help="hidden representation (default: HIDDEN)")
     p.add_argument("--jobs", type=int, default=2, help="parallel runs (1: in this process)")
+    p.add_argument("--soft-model", default="", help="the model the targets are checked on "
+                   f"(default: the first of {', '.join(SOFT_MODELS)} present)")  # fmt: skip
     p.add_argument("--out", default="", help="OUT.json / OUT.md (default runs/soft_table; "
                    "with --render: written only when given)")  # fmt: skip
     args = p.parse_args(argv)
     models = args.models.split(",")
+    soft_models = (args.soft_model,) if args.soft_model else SOFT_MODELS
+    if args.soft_model and args.soft_model not in models:
+        p.error(f"--soft-model {args.soft_model!r} is not one of --models {args.models!r}")
     sizes = tuple(int(x) for x in args.sizes.split(","))
     if "," in args.seeds:
         seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
@@ -276,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.variants and args.variants != "all":
             keep = args.variants.split(",")
             runs = [r for r in runs if r["name"] in keep]
-        md, checks = table(runs, models)
+        md, checks = table(runs, models, soft_models)
         if args.out:  # the merged runs and their tables, e.g. into docs/
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -302,7 +309,7 @@ def main(argv: list[str] | None = None) -> dict:
         for res in pool.map(_job, jobs):  # in order; each finished run is saved at once
             runs.append(res)
             atomic_write_text(partial, json.dumps({"runs": runs}))
-    md, checks = table(runs, models)
+    md, checks = table(runs, models, soft_models)
     result = {"runs": runs, "checks": checks, "seconds": time.perf_counter() - start}
     atomic_write_text(out.with_name(out.name + ".json"), json.dumps(result, indent=2))
     partial.unlink(missing_ok=True)

@@ -166,3 +166,16 @@ def test_soft_table_script_small(tmp_path):
     modes = {r["model"]: r["settings"]["exact_penalties"] for r in extra["runs"]}
     assert modes == {"pathway_all": "all", "pathway_super": "supergroups"}
     assert all(r["settings"]["pathway"] for r in extra["runs"])
+    # the targets checked on a chosen model, compared with the other pathway runs
+    both = f"{out}.json,{tmp_path / 'extra'}.json"
+    models = "pathway_super,pathway,pathway_all,mlp,strict,oracle"
+    chosen = main(["--render", both, "--models", models, "--soft-model", "pathway_super"])
+    checks = chosen["checks"]["inertia:0.9:z"]
+    assert checks["soft_model"] == "pathway_super"
+    assert {"soft_below_pathway", "soft_below_mlp", "soft_within_1.25x_oracle"} <= set(checks)
+    assert (
+        main(["--render", both, "--models", models])["checks"]["inertia:0.9:z"]["soft_model"]
+        == "pathway"
+    )
+    with pytest.raises(SystemExit):
+        main(["--render", both, "--models", "pathway,mlp", "--soft-model", "pathway_super"])
