@@ -1,5 +1,6 @@
-"""Partial symmetrization table of docs/images.md: on DigitsMultiple, a small timm ViT plain,
-fully invariant (haar over image-SO(2)) and partially symmetrized with learned levels.
+"""Partial symmetrization table of docs/images.md: on DigitsMultiple (or ``--set``), a small
+timm ViT plain, fully invariant (haar over image-SO(2)) and partially symmetrized with learned
+levels.
 
     python scripts/images_partial_table.py --seeds 0,1,2 --out runs/images_partial
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 from lps.experiments.images import ViTSettings
-from lps.experiments.levels import LevelSettings, fit_levels
+from lps.experiments.levels import LEVEL_SETS, LevelSettings, fit_levels
 from lps.experiments.partial import PARTIAL_METHODS, run_partial
 from lps.experiments.pool import job_pool
 from lps.io import atomic_write_text
@@ -28,10 +29,16 @@ from lps.samplers.settings import READOUTS
 
 
 def markdown(
-    rows: list[dict], s: ViTSettings, ae_epochs: int, jobs: int = 1, readout: str = "mean"
+    rows: list[dict],
+    s: ViTSettings,
+    ae_epochs: int,
+    jobs: int = 1,
+    readout: str = "mean",
+    name: str = "multiple",
 ) -> str:
     lines = [
-        f"ViT (width {s.embed_dim}, depth {s.depth}, patch {s.patch_size}), {s.epochs} epochs, "
+        f"Set `{name}`; ViT (width {s.embed_dim}, depth {s.depth}, patch {s.patch_size}), "
+        f"{s.epochs} epochs, "
         f"k = {s.k_train} / {s.k_eval}; levels from a {ae_epochs}-epoch autoencoder (psi "
         f"readout `{readout}`); "
         f"2-core CPU, one thread per run, {jobs} run(s) at a time.",
@@ -50,13 +57,14 @@ def markdown(
 
 
 def _job(args: tuple) -> dict:
-    method, s, levels, seed = args
+    method, s, levels, seed, name = args
     torch.set_num_threads(1)
-    return run_partial(method, s, levels, seed)
+    return run_partial(method, s, levels, seed, name)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--set", default="multiple", choices=LEVEL_SETS, help="rotation set")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--embed-dim", type=int, default=48)
@@ -70,12 +78,14 @@ def main() -> None:
         p.error(f"--jobs must be >= 1, got {a.jobs}")
     torch.set_num_threads(1)
     settings = LevelSettings(ae_epochs=a.ae_epochs, psi_readout=a.psi_readout)
-    levels, info = fit_levels("multiple", settings)
+    levels, info = fit_levels(a.set, settings)
     print(json.dumps(info), flush=True)
     s = ViTSettings(epochs=a.epochs, embed_dim=a.embed_dim, depth=a.depth, num_heads=3)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    jobs = [(m, s, levels, int(seed)) for seed in a.seeds.split(",") for m in PARTIAL_METHODS]
+    jobs = [
+        (m, s, levels, int(seed), a.set) for seed in a.seeds.split(",") for m in PARTIAL_METHODS
+    ]
     rows = []
     with job_pool(a.jobs) as pool:
         for row in pool.map(_job, jobs):  # in order; each finished run is saved at once
@@ -85,9 +95,9 @@ def main() -> None:
                 out.with_suffix(".json"), json.dumps({"levels": info, "runs": rows}) + "\n"
             )
             atomic_write_text(
-                out.with_suffix(".md"), markdown(rows, s, a.ae_epochs, a.jobs, a.psi_readout)
+                out.with_suffix(".md"), markdown(rows, s, a.ae_epochs, a.jobs, a.psi_readout, a.set)
             )
-    print(markdown(rows, s, a.ae_epochs, a.jobs, a.psi_readout))
+    print(markdown(rows, s, a.ae_epochs, a.jobs, a.psi_readout, a.set))
 
 
 if __name__ == "__main__":

@@ -225,3 +225,24 @@ def test_level_table_averages_seeds_and_checks_targets_on_the_means() -> None:
     assert "level MAE <= 10: 15.0" in md and "out-of-symmetry >= 0.90: 0.750" in md
     assert "out-of-symmetry >= 0.85: 0.850; k-means gain >= 0.25: -0.100" in md
     assert "| C2 (0-4) / C4 (5-9) | 1 | — |" in md
+
+
+def test_partial_table_markdown_names_the_set_and_readout() -> None:
+    """scripts/images_partial_table.py: mean ± sd and per-seed accuracy per method, under a
+    header naming the rotation set and psi's readout; a method without runs has no row."""
+    import runpy
+    from pathlib import Path
+
+    from lps.experiments.images import ViTSettings
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "images_partial_table.py"
+    table = runpy.run_path(str(script))
+    rows = [
+        {"method": "plain", "seed": 0, "test_acc": 0.8},
+        {"method": "partial", "seed": 0, "test_acc": 0.9},
+        {"method": "partial", "seed": 1, "test_acc": 0.7},
+    ]
+    md = table["markdown"](rows, ViTSettings(), 20, 2, "mode", "c2c4")
+    assert md.startswith("Set `c2c4`;") and "psi readout `mode`" in md
+    assert "| partial | 0.800 ± 0.141 | 0.900, 0.700 |" in md and "| plain | 0.800" in md
+    assert "| full |" not in md

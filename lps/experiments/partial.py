@@ -1,6 +1,7 @@
-"""Partial symmetrization on DigitsMultiple (part 2, use (c) of docs/images.md): the same
-ViT plain, fully rotation-invariant (``haar`` over image-SO(2)) and partially symmetrized
-(samples only within each input's learned level, ``SymmetryLevels.partial_sampler``)."""
+"""Partial symmetrization on a rotated-digits set (part 2, use (c) of docs/images.md; the
+issue's table is DigitsMultiple): the same ViT plain, fully rotation-invariant (``haar`` over
+image-SO(2)) and partially symmetrized (samples only within each input's learned level,
+``SymmetryLevels.partial_sampler``: an interval of angles, or C_n for a discrete level)."""
 
 from __future__ import annotations
 
@@ -29,19 +30,22 @@ def build_partial_model(method: str, s: ViTSettings, levels: SymmetryLevels) -> 
     )  # fmt: skip
 
 
-def run_partial(method: str, s: ViTSettings, levels: SymmetryLevels, seed: int) -> dict:
-    """Train on the DigitsMultiple training split (labels), test accuracy; the levels'
-    networks are frozen (fitted without labels beforehand)."""
+def run_partial(
+    method: str, s: ViTSettings, levels: SymmetryLevels, seed: int, name: str = "multiple"
+) -> dict:
+    """Train on the training split of rotation set ``name`` (labels), test accuracy; the
+    levels' networks are frozen (fitted without labels beforehand, on the same set)."""
     for p in levels.parameters():
         p.requires_grad_(False)
     torch.manual_seed(seed)
-    data = {sp: load_digits_split("multiple", sp) for sp in ("train", "test")}
+    data = {sp: load_digits_split(name, sp) for sp in ("train", "test")}
     model = build_partial_model(method, s, levels)
     x, y = data["train"]["x"], data["train"]["y"]
     train_s = fit(model, x, y, s, seed, frozen=levels)
     test = accuracy(model, data["test"]["x"], data["test"]["y"])
     return {
         "method": method,
+        "set": name,
         "seed": seed,
         "test_acc": test,
         "train_seconds": round(train_s, 1),
