@@ -194,6 +194,8 @@ def main() -> None:
             parse = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else kind
             p.add_argument(f"--{f.name.replace('_', '-')}", type=parse, default=f.default)
     a = p.parse_args()
+    if a.copies < 1:
+        p.error(f"--copies must be >= 1, got {a.copies}")
     if a.render:
         with open(a.out + ".json") as f:
             saved = json.load(f)
