@@ -9,13 +9,15 @@ count N (seeds 0 .. N-1). The whole table, one command:
 ``--variants all --seeds 0,1,2,3,4 --models pathway,soft,mlp,strict,residual,frame,learned,oracle``.
 Models (the same :class:`~lps.soft.SoftMLP` unless said, data, seed and schedule):
 
-- ``pathway``: the soft model in residual-pathway form (:class:`~lps.soft.SoftPathway`): the
-  candidate groups' projection penalties with self-tuning strengths, and from the adjustment
-  epoch on an exactly equivariant path for the strongest group beside the penalized one;
-  the table's soft model (strengths row, targets) when present;
-- ``pathway_super``, ``pathway_all``: ``pathway`` whose exact path also pays, after the
-  commit, the penalties of the candidates that contain its group or of every candidate
-  (``exact_penalties``: e.g. exactly O(2)_z, softly O(3));
+- ``pathway``: the soft model in residual-pathway form (:class:`~lps.soft.SoftPathway`) with
+  ``exact_penalties="none"`` (the default before the switch; every stored table's label):
+  the candidate groups' projection penalties with self-tuning strengths, and from the
+  adjustment epoch on an exactly equivariant path for the strongest group beside the
+  penalized one; the table's soft model (strengths row, targets) when present, unless
+  ``--soft-model`` says otherwise;
+- ``pathway_super`` (``SoftPathway``'s default now), ``pathway_all``: ``pathway`` whose exact
+  path also pays, after the commit, the penalties of the candidates that contain its group
+  or of every candidate (``exact_penalties``: e.g. exactly O(2)_z, softly O(3));
 - ``soft``: the first-round soft model, one SoftMLP under the penalties (no exact path);
 - ``mlp``: every strength pinned to 0 (a free MLP);
 - ``strict``: every strength 0, the layers projected onto O(3) (SO(3) x Scale for CosSim)
@@ -72,6 +74,7 @@ ALL_VARIANTS = [
 ]
 #: the SoftPathway models and what their exact path pays after the commit (``exact_penalties``)
 PATHWAY_MODELS = {"pathway": "none", "pathway_super": "supergroups", "pathway_all": "all"}
+# (explicit modes, so a stored run's label keeps its meaning when SoftPathway's default moves)
 #: the model whose strengths and MSE the targets are checked on: the first one present
 SOFT_MODELS = ("pathway", "soft")
 #: a ground-truth relative equivariance error below this is an exact symmetry (float64)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lps.data.soft import INERTIA_REP
-from lps.soft import SoftPathway, Strengths, relative_error
+from lps.soft import DEFAULT_EXACT_PENALTIES, SoftPathway, Strengths, relative_error
 
 # Many tiny ops: one intra-op thread (see tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -123,7 +123,8 @@ def test_exact_penalties_only_after_commit_and_only_the_chosen_groups(mode):
     assert float(model.exact.penalty("O(2)_z").detach()) < 1e-20
     pens["O(3)"].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.exact.parameters())
-    plain = _model()
+    torch.manual_seed(0)
+    plain = SoftPathway(*INERTIA_REP, GROUPS, "none", hidden=HIDDEN, layers=1).double()
     plain.commit({"O(3)": 1.0, "O(2)_z": 10.0})
     assert float(plain.penalties(["O(3)"])["O(3)"].detach()) == pytest.approx(
         float(plain.free.penalty("O(3)").detach()), rel=1e-12
@@ -151,6 +152,16 @@ def test_exact_penalties_move_the_exact_path_toward_o3_in_training():
     assert errs["supergroups"] < 0.5 * errs["none"]
 
 
+def test_exact_penalties_default_is_supergroups():
+    from lps.experiments.soft import run_soft_variant
+
+    assert _model().exact_penalties == DEFAULT_EXACT_PENALTIES == "supergroups"
+    kw = {"epochs": 2, "adjust_at": 1, "sizes": (60, 30, 30), "hidden": HIDDEN}
+    run = run_soft_variant(pathway=True, **kw)
+    assert run["settings"]["exact_penalties"] == "supergroups"
+    assert run_soft_variant(**kw)["settings"]["exact_penalties"] is None  # no pathway
+
+
 def test_exact_penalties_bad_input():
     from lps.experiments.soft import run_soft_variant
 
@@ -158,5 +169,7 @@ def test_exact_penalties_bad_input():
         SoftPathway(*INERTIA_REP, GROUPS, "some", hidden=HIDDEN, layers=1)
     with pytest.raises(ValueError, match="exact_penalties= needs pathway"):
         run_soft_variant(exact_penalties="all", epochs=1)
+    with pytest.raises(ValueError, match="exact_penalties= needs pathway"):  # any value
+        run_soft_variant(exact_penalties="none", epochs=1)
     with pytest.raises(ValueError, match="exact_penalties= needs pathway"):  # not ignored
         run_soft_variant(exact_penalties="all", residual_prior=0.5, project="O(3)", epochs=1)

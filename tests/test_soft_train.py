@@ -104,12 +104,30 @@ def test_lps_train_soft_resume_is_exact(tmp_path, monkeypatch):
             ["task_args.pathway=false", "task_args.exact_penalties=all"],
             "task_args.exact_penalties needs task_args.pathway",
         ),
+        (
+            ["task_args.pathway=false", "task_args.exact_penalties=none"],
+            "task_args.exact_penalties needs task_args.pathway",
+        ),
     ],
 )
 def test_soft_task_bad_input_before_training(tmp_path, override, match):
     with pytest.raises(ConfigError, match=match):
         _cfg(tmp_path / "run", *([override] if isinstance(override, str) else override))
     assert not (tmp_path / "run").exists()
+
+
+def test_soft_task_exact_penalties_default(tmp_path):
+    """The pathway's exact path pays its supergroups' penalties unless the config says
+    otherwise; without the pathway the setting is absent, not an error."""
+    from lps.train.tasks import get_task
+
+    task = get_task("soft_inertia")
+    task = task() if isinstance(task, type) else task
+    assert task.build_model(_cfg(tmp_path / "a")).exact_penalties == "supergroups"
+    cfg = _cfg(tmp_path / "b", "task_args.exact_penalties=none")
+    assert task.build_model(cfg).exact_penalties == "none"
+    cfg = _cfg(tmp_path / "c", "task_args.pathway=false", "task_args.project=O(2)_z")
+    assert type(task.build_model(cfg)).__name__ == "SoftMLP"
 
 
 def test_soft_cossim_config_loads_and_checks():

@@ -17,7 +17,7 @@ import torch
 
 from lps.data.soft import COSSIM_REP, INERTIA_REP, cossim_target, inertia_target, soft_splits
 from lps.soft import SoftMLP, Strengths
-from lps.soft.pathway import SoftPathway
+from lps.soft.pathway import DEFAULT_EXACT_PENALTIES, SoftPathway
 from lps.soft.residual import ResidualPathway
 from lps.soft.sampled import relative_error
 from lps.soft.symmetrized import SymmetrizedMLP
@@ -57,7 +57,7 @@ def run_soft_variant(
     rescale: float = 1.0,
     symmetrized: str | None = None,
     pathway: bool = False,
-    exact_penalties: str = "none",
+    exact_penalties: str | None = None,
 ) -> dict[str, Any]:
     """Train on one variant and return the result dict (JSON-serializable).
 
@@ -77,11 +77,13 @@ def run_soft_variant(
     at ``adjust_at`` an exactly equivariant path for the group with the largest strength is
     added beside the penalized free path).
     ``exact_penalties``: with ``pathway``, the penalties the exact path pays after the commit
-    (``"none"``, ``"supergroups"``, ``"all"``; :class:`~lps.soft.SoftPathway`).
+    (``"supergroups"``, ``"none"``, ``"all"``; None: :class:`~lps.soft.SoftPathway`'s default).
     """
     start = time.perf_counter()
-    if exact_penalties != "none" and not pathway:
+    if exact_penalties is not None and not pathway:
         raise ValueError("exact_penalties= needs pathway=True")
+    if pathway:
+        exact_penalties = exact_penalties or DEFAULT_EXACT_PENALTIES
     (rep_in, rep_out), kwargs, target = _variant(data, eps, axis, breaks)
     torch.manual_seed(seed)
     net = {"hidden": hidden, "layers": layers, "scale_features": scale_features}

@@ -20,7 +20,7 @@ from lps.soft.mlp import (
     SoftMLP,
     check_candidate,
 )
-from lps.soft.pathway import EXACT_PENALTIES, SoftPathway
+from lps.soft.pathway import DEFAULT_EXACT_PENALTIES, EXACT_PENALTIES, SoftPathway
 from lps.soft.projection import (
     equivariant_basis,
     project_bias,
@@ -33,6 +33,7 @@ from lps.soft.sampled import act, parse_specs, relative_error, sampled_penalty
 from lps.soft.strengths import Strengths, plot_strengths
 
 __all__ = [
+    "DEFAULT_EXACT_PENALTIES",
     "EXACT_PENALTIES",
     "Block",
     "GatedNonlinearity",

@@ -13,9 +13,10 @@ beyond ``G*``. Both paths exist from the start (one optimizer, one state dict); 
 is unused before the commit (no gradients, so the optimizer skips it).
 
 ``exact_penalties`` says which penalties the exact path pays after the commit, at the
-adjusted strengths: ``"none"`` (the default), ``"supergroups"`` (the candidates that contain
-``G*`` on the declared representations: every ``G``-equivariant layer is ``G*``-equivariant)
-or ``"all"`` (every candidate; its own penalty is 0). The exact path is then exactly
+adjusted strengths: ``"supergroups"`` (the default: the candidates that contain ``G*`` on the
+declared representations, where every ``G``-equivariant layer is ``G*``-equivariant),
+``"none"`` (the default before 0.2.0's switch; docs/soft.md, sixth round) or ``"all"`` (every
+candidate; its own penalty is 0). The exact path is then exactly
 ``G*``-equivariant and softly equivariant to the other candidates. Without it a nested
 candidate list (``O(2)_z`` inside ``O(3)``) commits to the subgroup even where the whole group
 holds, because ``||W - P_G W|| >= ||W - P_H W||`` for ``H`` inside ``G`` ranks ``H`` first, and
@@ -32,10 +33,12 @@ from torch import Tensor, nn
 from lps.groups import Group
 from lps.soft.mlp import SoftMLP
 
-__all__ = ["EXACT_PENALTIES", "SoftPathway"]
+__all__ = ["DEFAULT_EXACT_PENALTIES", "EXACT_PENALTIES", "SoftPathway"]
 
 #: what the exact path pays after the commit (:class:`SoftPathway`)
 EXACT_PENALTIES = ("none", "supergroups", "all")
+#: the default: best on the five-seed mean of all eleven soft variants (docs/soft.md)
+DEFAULT_EXACT_PENALTIES = "supergroups"
 
 
 class SoftPathway(nn.Module):
@@ -45,13 +48,13 @@ class SoftPathway(nn.Module):
     Args:
         rep_in, rep_out: the declared representations (as for :class:`SoftMLP`).
         groups: the candidate groups (the exact path is committed to one of them).
-        exact_penalties: the exact path's penalties after the commit: ``"none"``,
-            ``"supergroups"`` or ``"all"`` (see the module).
+        exact_penalties: the exact path's penalties after the commit: ``"supergroups"``
+            (the default), ``"none"`` or ``"all"`` (see the module).
         **kwargs: the :class:`SoftMLP` settings of both paths (hidden, layers, ...).
     """
 
-    def __init__(self, rep_in, rep_out, groups: list[str], exact_penalties: str = "none",
-                 **kwargs):  # fmt: skip
+    def __init__(self, rep_in, rep_out, groups: list[str],
+                 exact_penalties: str = DEFAULT_EXACT_PENALTIES, **kwargs):  # fmt: skip
         super().__init__()
         self.free = SoftMLP(rep_in, rep_out, **kwargs)
         self.exact = SoftMLP(rep_in, rep_out, **kwargs)

@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 
 from lps.data.soft import COSSIM_BREAKS, COSSIM_REP, INERTIA_REP, cossim_target, inertia_target
 from lps.soft import (
+    DEFAULT_EXACT_PENALTIES,
     EXACT_PENALTIES,
     SoftMLP,
     SoftPathway,
@@ -58,7 +59,8 @@ class _Common:
     rescale: float = 1.0  # every free strength times this at T
     pinned: dict[str, float] = field(default_factory=dict)  # fixed strengths (0: off)
     pathway: bool = True  # SoftPathway (exact path for the strongest group after T)
-    exact_penalties: str = "none"  # what the exact path pays: none, supergroups, all
+    # what the exact path pays: supergroups, none, all; null: SoftPathway's default
+    exact_penalties: Optional[str] = None  # noqa: UP045 (OmegaConf)
     project: Optional[str] = None  # noqa: UP045 strict/oracle: keep the layers projected
     layers: int = 2
     num_train: int = 1000
@@ -138,12 +140,12 @@ class SoftTask(Task):
             raise ConfigError(f"task_args.{key}: {msg}") from None
         if a.pathway and a.project is not None:
             raise ConfigError("task_args: pathway and project exclude each other")
-        if a.exact_penalties not in EXACT_PENALTIES:
+        if a.exact_penalties is not None and a.exact_penalties not in EXACT_PENALTIES:
             raise ConfigError(
                 f"task_args.exact_penalties: expected one of {EXACT_PENALTIES}, "
                 f"got {a.exact_penalties!r}"
             )
-        if a.exact_penalties != "none" and not a.pathway:
+        if a.exact_penalties is not None and not a.pathway:
             raise ConfigError("task_args.exact_penalties needs task_args.pathway: true")
 
     def build_model(self, cfg) -> nn.Module:
@@ -158,7 +160,8 @@ class SoftTask(Task):
             "scale_features": self.scale_features,
         }
         if a.pathway:
-            model = SoftPathway(*self.reps, self.groups, a.exact_penalties, **net)
+            mode = a.exact_penalties or DEFAULT_EXACT_PENALTIES
+            model = SoftPathway(*self.reps, self.groups, mode, **net)
         else:
             model = SoftMLP(*self.reps, **net)
             for g in self.groups:
