@@ -15,7 +15,7 @@ is unused before the commit (no gradients, so the optimizer skips it).
 ``exact_penalties`` says which penalties the exact path pays after the commit, at the
 adjusted strengths: ``"supergroups"`` (the default: the candidates that contain ``G*`` on the
 declared representations, where every ``G``-equivariant layer is ``G*``-equivariant),
-``"none"`` (the default before 0.2.0's switch; docs/soft.md, sixth round) or ``"all"`` (every
+``"none"`` (the earlier default; docs/soft.md, sixth round) or ``"all"`` (every
 candidate; its own penalty is 0). The exact path is then exactly
 ``G*``-equivariant and softly equivariant to the other candidates. Without it a nested
 candidate list (``O(2)_z`` inside ``O(3)``) commits to the subgroup even where the whole group
