@@ -253,13 +253,13 @@ class LearnedImageSampler(Sampler):
         to the sum's angle ``MODE_STEPS`` times from the argmax orientation (mean shift)."""
         w = torch.softmax(logits / self.tau, -1)
         theta = torch.arange(self.n, device=w.device, dtype=w.dtype) * (2 * math.pi / self.n)
+        unit = torch.stack([theta.cos(), theta.sin()], -1)  # (n, 2)
         if self.readout == "mean":
-            return torch.stack([(w * theta.cos()).sum(-1), (w * theta.sin()).sum(-1)], -1)
+            return w @ unit
         mu = theta[logits.argmax(-1)][:, None]
         for _ in range(MODE_STEPS):
             k = w * torch.exp(MODE_KAPPA * (torch.cos(theta[None] - mu) - 1))
-            k = k / k.sum(-1, keepdim=True)
-            vec = torch.stack([(k * theta.cos()).sum(-1), (k * theta.sin()).sum(-1)], -1)
+            vec = (k / k.sum(-1, keepdim=True)) @ unit
             mu = torch.atan2(vec[:, 1], vec[:, 0])[:, None]
         return vec
 
